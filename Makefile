@@ -1,0 +1,27 @@
+# `make test` creates .venv, installs tubescope with the tested pins (CPU torch 2.13.0 from
+# constraints.txt, so nothing pulls a CUDA build) and runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: test install bench clean
+
+test: install
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -c constraints.txt torch==2.13.0
+	$(PIP) install -c constraints.txt -e ".[dev]"
+	touch $@
+
+bench: install
+	$(PY) bench/decode.py
+	$(PY) bench/eval.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""CCTV sources and batch runners (see the integrations issues)."""
