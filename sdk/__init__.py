@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         ValidationError,
         VideoError,
     )
-    from tubescope.types import GroundingResult, Track, Tube
+    from tubescope.types import GroundingResult, SubQueries, Track, Tube
     from tubescope.video import Frame, Video, VideoInfo
 
 # public name -> module that defines it
@@ -35,6 +35,7 @@ _LAZY = {
     "Tube": "tubescope.types",
     "Track": "tubescope.types",
     "GroundingResult": "tubescope.types",
+    "SubQueries": "tubescope.types",
     "Video": "tubescope.video",
     "VideoInfo": "tubescope.video",
     "Frame": "tubescope.video",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tubescope import GroundingResult, Track, Tube, ValidationError
+from tubescope import GroundingResult, SubQueries, Track, Tube, ValidationError
 
 BOXES = [[0, 0, 10, 10], [4, 2, 14, 12]]
 
@@ -231,16 +231,14 @@ def make_result(**changes):
         query="the man in the red jacket sits down",
         tube=make_tube(),
         video="clip.mp4",
-        attribute_query="the man in the red jacket",
-        action_query="someone sits down",
-        decomposition="rules",
+        sub_queries=SubQueries("the man in the red jacket", "someone sits down", source="rules"),
         track_id=3,
         track_scores={3: 0.9, 4: 0.1},
         sampled_frames=[0, 5, 10, 15],
-        temporal_scores=[0.1, 0.2, 0.9, 0.3],
+        frame_scores=[0.1, 0.2, 0.9, 0.3],
         grounding_token="<|im_end|>",
         proposal_source="precomputed",
-        timings={"encode": 0.5},
+        stats={"forward_passes": 6, "vision_encodes": 1, "seconds": 0.5},
         maps={"spatial": np.arange(8, dtype=np.float32).reshape(2, 2, 2)},
         meta={"model": "tiny", "config": {"lr": 8}},
     )
@@ -256,6 +254,8 @@ def test_grounding_result_round_trip():
     assert again.maps["spatial"].shape == (2, 2, 2)
     assert again.tube == result.tube
     assert again.meta["config"]["lr"] == 8
+    assert again.sub_queries == SubQueries("the man in the red jacket", "someone sits down", False, "rules")
+    assert again.stats["vision_encodes"] == 1
     light = json.loads(result.to_json(include_maps=False))
     assert light["maps"] is None and light["tube"]["track_id"] == 3
 
@@ -263,14 +263,17 @@ def test_grounding_result_round_trip():
 def test_grounding_result_without_tube_round_trips():
     result = GroundingResult("a dog")
     assert GroundingResult.from_json(result.to_json()) == result
-    assert result.tube is None and result.temporal_scores is None
+    assert result.tube is None and result.frame_scores is None and result.sub_queries is None
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"query": "  "}, "query: must be a non-empty string"),
-        ({"temporal_scores": [0.1, 0.2]}, "temporal_scores: 2 scores for 4 sampled frames"),
+        ({"frame_scores": [0.1, 0.2]}, "frame_scores: 2 scores for 4 sampled frames"),
+        ({"sub_queries": {"attribute": "x", "verb": "y"}}, "sub_queries JSON has unknown field(s) verb"),
+        ({"sub_queries": {"fell_back": "no"}}, "sub_queries.fell_back: expected true or false"),
+        ({"stats": {"seconds": "fast"}}, "stats['seconds']: expected a number or null"),
         ({"sampled_frames": [5, 3, 4, 6]}, "sampled_frames[1]: frames must be non-decreasing"),
         ({"track_scores": {"a": float("nan")}}, "track_scores['a']: must be finite"),
         ({"meta": {"x": object()}}, "meta: must be JSON-serialisable"),
@@ -285,7 +288,7 @@ def test_grounding_result_validation(changes, message):
 
 
 def test_grounding_result_allows_repeated_sampled_frames():
-    result = make_result(sampled_frames=[0, 0, 1, 1], temporal_scores=[0, 0, 1, 1])
+    result = make_result(sampled_frames=[0, 0, 1, 1], frame_scores=[0, 0, 1, 1])
     assert result.sampled_frames.tolist() == [0, 0, 1, 1]
 
 

@@ -5,8 +5,8 @@ Conventions: frames are 0-based indices of the original video, spans are half-op
 Importing this package needs only numpy (supervision is imported when detections are asked for).
 """
 
-from tubescope.types.result import GroundingResult
+from tubescope.types.result import GroundingResult, SubQueries
 from tubescope.types.track import RLE, Track
 from tubescope.types.tube import TUBE_JSON_FIELDS, Tube
 
-__all__ = ["Track", "Tube", "GroundingResult", "RLE", "TUBE_JSON_FIELDS"]
+__all__ = ["Track", "Tube", "GroundingResult", "SubQueries", "RLE", "TUBE_JSON_FIELDS"]

@@ -14,25 +14,56 @@ from tubescope.errors import ValidationError
 from tubescope.types.boxseq import check_frames, check_keys, check_optional_float, readonly
 from tubescope.types.tube import Tube, check_track_id
 
-__all__ = ["GroundingResult", "RESULT_JSON_FIELDS"]
+__all__ = ["GroundingResult", "SubQueries", "RESULT_JSON_FIELDS"]
 
 RESULT_JSON_FIELDS = (
     "query",
     "tube",
     "video",
-    "attribute_query",
-    "action_query",
-    "decomposition",
+    "sub_queries",
     "track_id",
     "track_scores",
     "sampled_frames",
-    "temporal_scores",
+    "frame_scores",
     "grounding_token",
     "proposal_source",
-    "timings",
+    "stats",
     "maps",
     "meta",
 )
+SUB_QUERY_FIELDS = ("attribute", "action", "fell_back", "source")
+
+
+@dataclass(frozen=True)
+class SubQueries:
+    """The decomposition of a query into its attribute (spatial) and action (temporal) parts.
+
+    ``fell_back`` is True when decomposition failed and the full query was used instead;
+    ``source`` names the decomposer (``"mllm"``, ``"rules"``, ``"precomputed"``, ...).
+
+    Example:
+        >>> SubQueries("the man in red", "someone sits down", source="rules").to_dict()["fell_back"]
+        False
+    """
+
+    attribute: str | None = None
+    action: str | None = None
+    fell_back: bool = False
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("attribute", "action", "source"):
+            _optional_str(getattr(self, name), f"sub_queries.{name}")
+        if not isinstance(self.fell_back, bool):
+            raise ValidationError(f"expected true or false, got {self.fell_back!r}", "sub_queries.fell_back")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SUB_QUERY_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SubQueries:
+        check_keys(data, (), SUB_QUERY_FIELDS, "sub_queries")
+        return cls(**data)
 
 
 def _optional_str(value: Any, name: str) -> str | None:
@@ -78,16 +109,15 @@ class GroundingResult:
         query: the sentence as asked.
         tube: the grounded tube, or None when no candidate object existed.
         video: path or id of the video.
-        attribute_query / action_query: the sub-queries used for the spatial and temporal
-            branches (the full query when decomposition fell back).
-        decomposition: which decomposer produced them (``"mllm"``, ``"rules"``,
-            ``"precomputed"``, ``"fallback"``...).
+        sub_queries: the attribute (spatial) and action (temporal) texts used, and whether
+            decomposition fell back to the full query.
         track_id: the chosen proposal; track_scores: spatial score of every proposal,
             keyed by ``str(track_id)``.
-        sampled_frames / temporal_scores: the frames the model saw and each one's temporal score.
+        sampled_frames / frame_scores: the frames the model saw and each one's temporal score.
         grounding_token: which prompt token's attention was used.
         proposal_source: what produced the candidate tracks.
-        timings: seconds per stage.
+        stats: counters and seconds (``forward_passes``, ``backward_passes``,
+            ``vision_encodes``, ``seconds``, ...).
         maps: opt-in attention maps, e.g. ``{"spatial": (frames, h, w)}``.
         meta: free-form JSON-serialisable provenance (model id, preset, config).
 
@@ -101,16 +131,14 @@ class GroundingResult:
     query: str
     tube: Tube | None = None
     video: str | None = None
-    attribute_query: str | None = None
-    action_query: str | None = None
-    decomposition: str | None = None
+    sub_queries: SubQueries | None = None
     track_id: int | str | None = None
     track_scores: Mapping[str, float] = field(default_factory=dict)
     sampled_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    temporal_scores: np.ndarray | None = None
+    frame_scores: np.ndarray | None = None
     grounding_token: str | None = None
     proposal_source: str | None = None
-    timings: Mapping[str, float] = field(default_factory=dict)
+    stats: Mapping[str, float] = field(default_factory=dict)
     maps: Mapping[str, np.ndarray] | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -122,18 +150,23 @@ class GroundingResult:
             tube = Tube.from_dict(tube)
         if tube is not None and not isinstance(tube, Tube):
             raise ValidationError(f"expected a Tube or null, got {type(tube).__name__}", "tube")
-        for name in ("video", "attribute_query", "action_query", "decomposition", "grounding_token", "proposal_source"):
+        for name in ("video", "grounding_token", "proposal_source"):
             _optional_str(getattr(self, name), name)
+        sub_queries = self.sub_queries
+        if isinstance(sub_queries, Mapping):
+            sub_queries = SubQueries.from_dict(sub_queries)
+        if sub_queries is not None and not isinstance(sub_queries, SubQueries):
+            raise ValidationError(f"expected SubQueries or null, got {type(sub_queries).__name__}", "sub_queries")
         # sampled frames may repeat when a span is shorter than the sample (official linspace rule)
         sampled = check_frames(self.sampled_frames, "sampled_frames", strict=False)
-        scores = self.temporal_scores
+        scores = self.frame_scores
         if scores is not None:
-            values = [check_optional_float(s, f"temporal_scores[{i}]") for i, s in enumerate(scores)]
+            values = [check_optional_float(s, f"frame_scores[{i}]") for i, s in enumerate(scores)]
             if any(v is None for v in values):
-                raise ValidationError("expected numbers, got null", "temporal_scores")
+                raise ValidationError("expected numbers, got null", "frame_scores")
             if len(values) != len(sampled):
                 raise ValidationError(
-                    f"{len(values)} scores for {len(sampled)} sampled frames", "temporal_scores"
+                    f"{len(values)} scores for {len(sampled)} sampled frames", "frame_scores"
                 )
             scores = readonly(np.asarray(values, dtype=np.float64))
         if not isinstance(self.meta, Mapping):
@@ -144,11 +177,12 @@ class GroundingResult:
             raise ValidationError(f"must be JSON-serialisable ({err})", "meta") from None
         for name, value in (
             ("tube", tube),
+            ("sub_queries", sub_queries),
             ("track_id", check_track_id(self.track_id)),
             ("track_scores", _float_mapping(self.track_scores, "track_scores")),
             ("sampled_frames", sampled),
-            ("temporal_scores", scores),
-            ("timings", _float_mapping(self.timings, "timings")),
+            ("frame_scores", scores),
+            ("stats", _float_mapping(self.stats, "stats")),
             ("maps", _maps(self.maps)),
             ("meta", MappingProxyType(meta)),
         ):
@@ -161,16 +195,14 @@ class GroundingResult:
             "query": self.query,
             "tube": None if self.tube is None else self.tube.to_dict(),
             "video": self.video,
-            "attribute_query": self.attribute_query,
-            "action_query": self.action_query,
-            "decomposition": self.decomposition,
+            "sub_queries": None if self.sub_queries is None else self.sub_queries.to_dict(),
             "track_id": self.track_id,
             "track_scores": dict(self.track_scores),
             "sampled_frames": self.sampled_frames.tolist(),
-            "temporal_scores": None if self.temporal_scores is None else self.temporal_scores.tolist(),
+            "frame_scores": None if self.frame_scores is None else self.frame_scores.tolist(),
             "grounding_token": self.grounding_token,
             "proposal_source": self.proposal_source,
-            "timings": dict(self.timings),
+            "stats": dict(self.stats),
             "maps": (
                 {k: v.tolist() for k, v in self.maps.items()}
                 if include_maps and self.maps is not None
@@ -184,7 +216,7 @@ class GroundingResult:
         """Build a result from its JSON object; unknown fields raise ValidationError."""
         check_keys(data, RESULT_JSON_FIELDS[:1], RESULT_JSON_FIELDS[1:], "GroundingResult")
         values = {name: data[name] for name in RESULT_JSON_FIELDS if name in data}
-        for name in ("track_scores", "timings", "meta"):
+        for name in ("track_scores", "stats", "meta"):
             if values.get(name, ...) is None:
                 values[name] = {}
         if values.get("sampled_frames", ...) is None:
