@@ -1,0 +1,1 @@
+"""The grounding engine: DSTH, LRA and TAS over a multimodal-LLM backend."""
