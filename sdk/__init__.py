@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         ValidationError,
         VideoError,
     )
+    from tubescope.engine.config import GrounderConfig, preset
+    from tubescope.grounder import Grounder
     from tubescope.types import GroundingResult, SubQueries, Track, Tube
     from tubescope.video import Frame, Video, VideoInfo
 
@@ -36,6 +38,9 @@ _LAZY = {
     "Track": "tubescope.types",
     "GroundingResult": "tubescope.types",
     "SubQueries": "tubescope.types",
+    "Grounder": "tubescope.grounder",
+    "GrounderConfig": "tubescope.engine.config",
+    "preset": "tubescope.engine.config",
     "Video": "tubescope.video",
     "VideoInfo": "tubescope.video",
     "Frame": "tubescope.video",

@@ -1,0 +1,216 @@
+"""The grounding engine: DSTH with LRA and TAS over one encoded video.
+
+For one query on a video whose sampled frames were encoded once (research/method.md §1, §11):
+
+* **spatial** — learn a prompt for the attribute question (LRA), read the relative attention
+  map of the grounding token, do the same on the frame-reversed tokens with their own prompt
+  and add the un-flipped map (TAS); score every candidate track inside it; the best wins;
+* **temporal** — learn a prompt for the action question, read its relative map, score each
+  sampled frame inside the chosen track, and pick a span;
+* the tube is the chosen track's boxes on every video frame of the span.
+
+The vision tower never runs again after :meth:`Engine.encode`; passes with no visual prompt
+(the caption question in particular) are computed once per token order and reused by every
+branch and every query.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tubescope.engine.backends.base import Backend, PrefillOutput, VisualTokens, unreverse_grid
+from tubescope.engine.config import GrounderConfig, layer_window
+from tubescope.engine.lra import LRAResult, learn_visual_prompt, yes_no_margin
+from tubescope.engine.relative import TokenChoice, choose_token, relative_attention
+from tubescope.engine.spatial import score_tracks, track_coverage
+from tubescope.engine.temporal import frame_scores, select_span, span_to_frames
+from tubescope.types import SubQueries, Track
+
+__all__ = ["Engine", "EncodedVideo", "BranchResult", "QueryOutcome"]
+
+
+@dataclass
+class EncodedVideo:
+    """A video's sampled frames after the vision tower, plus what maps need to know about it."""
+
+    visual: VisualTokens
+    frame_indices: np.ndarray
+    width: int
+    height: int
+    frame_count: int
+    reversed: VisualTokens | None = None
+    caption_cache: dict[bool, PrefillOutput] = field(default_factory=dict)
+
+    def tokens(self, reverse: bool) -> VisualTokens:
+        if not reverse:
+            return self.visual
+        if self.reversed is None:
+            self.reversed = self.visual.reversed_frames()
+        return self.reversed
+
+
+@dataclass
+class BranchResult:
+    """One relative map on the token grid, ``(groups, rows, cols)``, in video order."""
+
+    grid: np.ndarray
+    choice: TokenChoice
+    margin: float
+    lra: LRAResult | None
+
+
+@dataclass
+class QueryOutcome:
+    """Everything the engine decided for one query (the Grounder turns it into a result)."""
+
+    track_index: int | None
+    track_scores: np.ndarray
+    frame_scores: np.ndarray
+    span: tuple[int, int] | None
+    sampled_span: tuple[int, int] | None
+    spatial: BranchResult
+    spatial_reversed: BranchResult | None
+    temporal: BranchResult
+    confidence: float
+    maps: dict[str, np.ndarray]
+
+
+class Engine:
+    """Runs the method on a backend with a configuration; counts every pass it makes."""
+
+    def __init__(self, backend: Backend, config: GrounderConfig) -> None:
+        self.backend = backend
+        self.config = config
+        self.layers = layer_window(config.layers, backend.num_layers)
+        self.stats: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ encoding
+    def encode(
+        self, frames: np.ndarray, frame_indices: Sequence[int], *, width: int, height: int, frame_count: int
+    ) -> EncodedVideo:
+        """Run the vision tower once on the sampled frames."""
+        visual = self.backend.encode(frames, frame_indices)
+        self.stats["vision_encodes"] += 1
+        return EncodedVideo(visual, np.asarray(frame_indices, dtype=np.int64), width, height, frame_count)
+
+    # ------------------------------------------------------------------ passes
+    def _prefill(self, visual: VisualTokens, questions: list[str], prompt: torch.Tensor | None) -> list[PrefillOutput]:
+        rows = [self.config.token_offset] if self.config.token_rule == "fixed" else None
+        with torch.no_grad():
+            outputs = self.backend.prefill(visual, questions, visual_prompt=prompt, rows=rows, layers=self.layers)
+        self.stats["forward_passes"] += len(questions)
+        return outputs
+
+    def _question_and_caption(
+        self, encoded: EncodedVideo, reverse: bool, question: str, prompt: torch.Tensor | None
+    ) -> tuple[PrefillOutput, PrefillOutput]:
+        visual = encoded.tokens(reverse)
+        caption = self.config.caption_prompt
+        if prompt is not None:
+            out_q, out_c = self._prefill(visual, [question, caption], prompt)
+            return out_q, out_c
+        if reverse not in encoded.caption_cache:
+            out_q, out_c = self._prefill(visual, [question, caption], None)
+            encoded.caption_cache[reverse] = out_c
+            return out_q, out_c
+        (out_q,) = self._prefill(visual, [question], None)
+        return out_q, encoded.caption_cache[reverse]
+
+    def branch(
+        self,
+        encoded: EncodedVideo,
+        question: str,
+        *,
+        learn: bool,
+        reverse: bool = False,
+        inference_question: str | None = None,
+        token_index: int | None = None,
+    ) -> BranchResult:
+        """The relative map of one question (optionally with a learned prompt), in video order."""
+        cfg = self.config
+        lra = None
+        prompt = None
+        if learn and cfg.lra_steps > 0:
+            lra = learn_visual_prompt(
+                self.backend,
+                encoded.tokens(reverse),
+                question,
+                cfg.caption_prompt,
+                steps=cfg.lra_steps,
+                lr=cfg.lra_lr,
+                beta=cfg.lra_beta,
+                loss=cfg.lra_loss,
+            )
+            prompt = lra.prompt
+            self.stats["forward_passes"] += lra.forward_passes
+            self.stats["backward_passes"] += lra.backward_passes
+        asked = inference_question or question
+        out_q, out_c = self._question_and_caption(encoded, reverse, asked, prompt)
+        relative = relative_attention(out_q.attention, out_c.attention, cfg.eps)
+        grid = encoded.visual.layout.to_grid(relative)
+        if reverse:
+            grid = unreverse_grid(grid)
+        chosen, choice = choose_token(grid, out_q.row_tokens, cfg.token_rule, token_index)
+        if lra is not None:
+            margin = lra.initial_margin
+        else:
+            margin = float(yes_no_margin(out_q.logits, self.backend.yes_ids, self.backend.no_ids))
+        return BranchResult(chosen.detach().float().cpu().numpy(), choice, margin, lra)
+
+    # ------------------------------------------------------------------ one query
+    def ground(self, encoded: EncodedVideo, query: str, parts: SubQueries, tracks: Sequence[Track]) -> QueryOutcome:
+        """Spatial then temporal grounding of one query among ``tracks``."""
+        cfg = self.config
+        template = cfg.question_template
+        attr_q = template.format(_clean(parts.attribute or query))
+        action_q = template.format(_clean(parts.action or query))
+        full_q = template.format(_clean(query)) if cfg.inference_question == "full" else None
+
+        spatial = self.branch(encoded, attr_q, learn=cfg.spatial_prompt, inference_question=full_q)
+        spatial_rev = None
+        spatial_grid = spatial.grid
+        if cfg.tas:
+            spatial_rev = self.branch(
+                encoded, attr_q, learn=cfg.spatial_prompt, reverse=True,
+                inference_question=full_q, token_index=spatial.choice.index,
+            )
+            first, second = spatial.grid, spatial_rev.grid
+            if cfg.tas_normalize:
+                first, second = first / max(first.max(), 1e-12), second / max(second.max(), 1e-12)
+            spatial_grid = first + second
+        temporal = self.branch(encoded, action_q, learn=cfg.temporal_prompt, inference_question=full_q)
+
+        layout = encoded.visual.layout
+        spatial_frames = spatial_grid[layout.group_of_frame]
+        temporal_frames = temporal.grid[layout.group_of_frame]
+        coverages = [
+            track_coverage(t, encoded.frame_indices, encoded.width, encoded.height, layout.rows, layout.cols)
+            for t in tracks
+        ]
+        scores = score_tracks(spatial_frames, coverages)
+        confidence = math.sqrt(_sigmoid(spatial.margin) * _sigmoid(temporal.margin))
+        maps = {"spatial": spatial_frames.astype(np.float32), "temporal": temporal_frames.astype(np.float32)}
+        if not len(tracks):
+            return QueryOutcome(None, scores, np.zeros(len(encoded.frame_indices)), None, None,
+                                spatial, spatial_rev, temporal, confidence, maps)
+        best = int(np.argmax(scores))  # first maximum on ties
+        raw = frame_scores(temporal_frames, coverages[best])
+        normalised = raw / (raw.max() + 1e-4)
+        first, last = select_span(normalised, cfg.temporal_strategy, cfg.temporal_k, cfg.adaptive_threshold)
+        span = span_to_frames(encoded.frame_indices, first, last, cfg.span_mode, encoded.frame_count)
+        return QueryOutcome(best, scores, normalised, span, (first, last), spatial, spatial_rev, temporal, confidence, maps)
+
+
+def _clean(text: str) -> str:
+    """Strip the trailing period and spaces, as the official template does."""
+    return text.strip().strip(".").strip()
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))

@@ -1,0 +1,286 @@
+"""The public API: ``Grounder(model).ground(video, query) -> GroundingResult``.
+
+Example (offline, with a tiny random model; real grounding needs real weights):
+    >>> import tempfile, os
+    >>> from tubescope import Grounder, GrounderConfig
+    >>> from tubescope.synthetic import make_clip
+    >>> from tubescope.testing import save_tiny_model
+    >>> work = tempfile.mkdtemp()
+    >>> clip = make_clip(os.path.join(work, "c.mp4"), num_frames=24)
+    >>> model_dir = save_tiny_model("qwen2-vl", os.path.join(work, "tiny"))
+    >>> grounder = Grounder(model_dir, proposals=[o.track for o in clip.objects],
+    ...                     config=GrounderConfig(num_frames=4))
+    >>> result = grounder.ground(clip.path, clip.objects[0].description)
+    >>> result.tube.track_id in {o.track_id for o in clip.objects}
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from tubescope.decompose import Decomposer, PrecomputedDecomposer, RuleDecomposer, check_query, resolve_parts
+from tubescope.engine.backends.base import Backend
+from tubescope.engine.config import GrounderConfig, preset as make_preset
+from tubescope.engine.engine import EncodedVideo, Engine, QueryOutcome
+from tubescope.errors import ProposalError, VideoError
+from tubescope.types import GroundingResult, SubQueries, Track
+from tubescope.video import Video
+
+__all__ = ["Grounder", "TrackSource"]
+
+VideoLike = str | os.PathLike[str] | Video | np.ndarray
+
+
+@runtime_checkable
+class TrackSource(Protocol):
+    """Anything that gives candidate tracks for a video (see ``tubescope.proposals``)."""
+
+    name: str
+
+    def tracks(self, video: Video, frames: Sequence[int] | None = None) -> list[Track]: ...
+
+
+class _FixedTracks:
+    """Tracks given directly as a list (the same for every video)."""
+
+    name = "given"
+
+    def __init__(self, tracks: Sequence[Track]) -> None:
+        self._tracks = list(tracks)
+
+    def tracks(self, video: Video, frames: Sequence[int] | None = None) -> list[Track]:
+        return list(self._tracks)
+
+
+class Grounder:
+    """Zero-shot spatio-temporal grounding of natural-language queries in videos.
+
+    Args:
+        model: a model id or local checkpoint directory (loaded with
+            ``tubescope.engine.backends.load_backend``), or a ready :class:`Backend`.
+        proposals: where candidate tracks come from: a list of :class:`Track`, a
+            :class:`TrackSource`, a spec string (``"precomputed:PATH"``, ``"detector:grounding-dino"``,
+            ``"attention"``), or None for tracks derived from the attention maps.
+        decomposer: ``"rules"``, ``"mllm"`` (the loaded model, when it can generate text), a
+            path to a precomputed JSON, a :class:`Decomposer`, or None (``"mllm"`` when
+            available, else ``"rules"``).
+        config: a full :class:`GrounderConfig`; overrides ``preset``.
+        preset: ``"default"`` or ``"paper"`` (per backbone; ``dataset`` picks the official
+            window length).
+        device, dtype: where and how to load ``model`` (``"auto"``: CUDA bf16 if available).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Backend,
+        *,
+        proposals: Sequence[Track] | TrackSource | str | None = None,
+        decomposer: Decomposer | str | os.PathLike[str] | None = None,
+        config: GrounderConfig | None = None,
+        preset: str = "default",
+        dataset: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+    ) -> None:
+        if isinstance(model, (str, os.PathLike)):
+            from tubescope.engine.backends import detect_family, load_backend
+
+            family = detect_family(model)
+            config = config or make_preset(preset, family, dataset=dataset)
+            backend = load_backend(model, device=device, dtype=dtype, **config.backend_options)
+        else:
+            backend = model
+            config = config or make_preset(preset, getattr(backend, "family", None), dataset=dataset)
+        self.backend = backend
+        self.config = config
+        self.engine = Engine(backend, config)
+        self.proposals = _resolve_proposals(proposals)
+        self.decomposer = _resolve_decomposer(decomposer, backend)
+
+    # ------------------------------------------------------------------ public
+    def ground(
+        self,
+        video: VideoLike,
+        query: str,
+        *,
+        tracks: Sequence[Track] | None = None,
+        return_maps: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> GroundingResult:
+        """Ground one query: the tube of the target it describes.
+
+        ``tracks`` overrides the proposal source for this call.
+        """
+        return self.ground_many(video, [query], tracks=tracks, return_maps=return_maps, progress=progress)[0]
+
+    def ground_many(
+        self,
+        video: VideoLike,
+        queries: Sequence[str],
+        *,
+        tracks: Sequence[Track] | None = None,
+        return_maps: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[GroundingResult]:
+        """Ground several queries on one video, encoding it once for all of them."""
+        texts = [check_query(q) for q in queries]
+        notify = progress or (lambda stage: None)
+        started = time.perf_counter()
+        opened = video if isinstance(video, Video) else Video(video)
+        name = str(opened.path) if opened.path is not None else None
+        notify("decode")
+        encodes_before = self.engine.stats["vision_encodes"]
+        encoded = self._encode(opened, notify)
+        encodes = float(self.engine.stats["vision_encodes"] - encodes_before)
+        encode_seconds = time.perf_counter() - started
+        source = self.proposals if tracks is None else _FixedTracks(tracks)
+        candidates = self._tracks(opened, source, encoded)
+        results = []
+        for text in texts:
+            query_started = time.perf_counter()
+            before = dict(self.engine.stats)
+            notify("decompose")
+            parts = resolve_parts(text, self.decomposer.decompose(text, video_id=name))
+            notify("ground")
+            outcome = self.engine.ground(encoded, text, parts, candidates)
+            stats = {k: float(v - before.get(k, 0)) for k, v in self.engine.stats.items()}
+            stats["vision_encodes"] = encodes  # one per video, shared by all its queries
+            stats["seconds"] = time.perf_counter() - query_started + (encode_seconds if not results else 0.0)
+            stats["encode_seconds"] = encode_seconds
+            results.append(
+                self._result(opened, name, text, parts, outcome, candidates, source, stats, encoded, return_maps)
+            )
+        return results
+
+    # ------------------------------------------------------------------ steps
+    def _encode(self, video: Video, notify: Callable[[str], None]) -> EncodedVideo:
+        count = self.config.num_frames
+        if video.frame_count < count:
+            raise VideoError(
+                video.path or "<array>",
+                f"has {video.frame_count} frames, fewer than the {count} the grounder samples "
+                "(lower GrounderConfig.num_frames)",
+            )
+        indices = video.sample(count)
+        frames = video.get_frames(indices)
+        if self.config.resolution is not None:
+            frames = _resize_square(frames, self.config.resolution)
+        notify("encode")
+        return self.engine.encode(
+            frames, indices, width=video.width, height=video.height, frame_count=video.frame_count
+        )
+
+    def _tracks(self, video: Video, source: Any, encoded: EncodedVideo) -> list[Track]:
+        if source is None:
+            return []  # attention-derived tracks are built per query (see _result)
+        tracks = source.tracks(video, None)
+        for track in tracks:
+            _check_track(track, video)
+        return tracks
+
+    def _result(
+        self,
+        video: Video,
+        name: str | None,
+        query: str,
+        parts: SubQueries,
+        outcome: QueryOutcome,
+        tracks: list[Track],
+        source: Any,
+        stats: dict[str, float],
+        encoded: EncodedVideo,
+        return_maps: bool,
+    ) -> GroundingResult:
+        tube = None
+        track_id = None
+        if outcome.track_index is not None and outcome.span is not None:
+            track = tracks[outcome.track_index]
+            track_id = track.track_id
+            start, end = outcome.span
+            times = video.timestamps
+            end_time = float(times[end]) if end < video.frame_count else video.duration
+            tube = track.to_tube(
+                start, end, fps=float(video.fps), start_time=float(times[start]), end_time=end_time,
+                score=outcome.confidence,
+            )
+        token = outcome.spatial.choice.token
+        return GroundingResult(
+            query=query,
+            tube=tube,
+            video=name,
+            sub_queries=parts,
+            track_id=track_id,
+            track_scores={str(t.track_id): float(s) for t, s in zip(tracks, outcome.track_scores)},
+            sampled_frames=encoded.frame_indices,
+            frame_scores=outcome.frame_scores,
+            grounding_token=token,
+            proposal_source=getattr(source, "name", None),
+            stats=stats,
+            maps={k: v for k, v in outcome.maps.items()} if return_maps else None,
+            meta={
+                "model": getattr(self.backend, "model_id", None),
+                "family": getattr(self.backend, "family", None),
+                "config": self.config.to_dict(),
+            },
+        )
+
+
+def _resolve_proposals(proposals: Any) -> Any:
+    if proposals is None:
+        return None
+    if isinstance(proposals, TrackSource):
+        return proposals
+    if isinstance(proposals, str):
+        from tubescope.proposals import resolve_proposals
+
+        return resolve_proposals(proposals)
+    if isinstance(proposals, Sequence) and all(isinstance(t, Track) for t in proposals):
+        return _FixedTracks(proposals)
+    raise TypeError(
+        "proposals must be a list of Track, a proposal source, a spec string "
+        f"('precomputed:PATH', 'detector:grounding-dino', 'attention') or None; got {type(proposals).__name__}"
+    )
+
+
+def _resolve_decomposer(decomposer: Any, backend: Any) -> Decomposer:
+    from tubescope.decompose import MLLMDecomposer, TextGenerator
+
+    if decomposer is None:
+        return MLLMDecomposer(backend) if isinstance(backend, TextGenerator) else RuleDecomposer()
+    if decomposer == "rules":
+        return RuleDecomposer()
+    if decomposer == "mllm":
+        return MLLMDecomposer(backend)
+    if isinstance(decomposer, (str, os.PathLike)):
+        return PrecomputedDecomposer(Path(decomposer))
+    if isinstance(decomposer, Decomposer):
+        return decomposer
+    raise TypeError(f"decomposer must be 'rules', 'mllm', a JSON path or a Decomposer, got {decomposer!r}")
+
+
+def _check_track(track: Track, video: Video) -> None:
+    where = f"track {track.track_id!r}"
+    if track.last_frame >= video.frame_count:
+        raise ProposalError(
+            f"{where} has frame {track.last_frame}, but {video.path or 'the video'} has {video.frame_count} frames"
+        )
+    boxes = track.boxes
+    slack = 0.05
+    if (boxes[:, 2] > video.width * (1 + slack)).any() or (boxes[:, 3] > video.height * (1 + slack)).any() or (
+        boxes[:, :2] < -max(video.width, video.height) * slack
+    ).any():
+        raise ProposalError(f"{where} has boxes outside the {video.width}x{video.height} frame")
+
+
+def _resize_square(frames: np.ndarray, size: int) -> np.ndarray:
+    """Squash frames to ``size x size`` with bicubic interpolation (the official preprocessing)."""
+    import cv2
+
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in frames])
