@@ -12,6 +12,7 @@ import click
 
 from tubescope._version import __version__
 from tubescope.cli.info import info_command
+from tubescope.cli.render_cmd import render_command
 from tubescope.cli.synth import synth_command
 from tubescope.errors import TubescopeError
 
@@ -43,6 +44,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 cli.add_command(info_command)
+cli.add_command(render_command)
 cli.add_command(synth_command)
 
 

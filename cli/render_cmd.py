@@ -1,0 +1,60 @@
+"""``tubescope render VIDEO RESULT.json -o OUT.mp4``: draw grounding results on the video."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tubescope.cli.progress import frame_progress
+from tubescope.cli.quiet import quiet_ffmpeg
+from tubescope.errors import ValidationError
+
+
+def read_results(path: Path) -> list:
+    """GroundingResult objects from a JSON object, a JSON list, or JSON lines."""
+    from tubescope.types import GroundingResult
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationError("no such file", str(path)) from None
+    try:
+        data = json.loads(text)
+        items = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        try:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as err:
+            raise ValidationError(f"not JSON or JSON lines ({err})", str(path)) from None
+    results = []
+    for k, item in enumerate(items):
+        try:
+            results.append(GroundingResult.from_dict(item))
+        except ValidationError as err:
+            raise ValidationError(f"entry {k} is not a GroundingResult ({err})", str(path)) from None
+    if not results:
+        raise ValidationError("holds no result", str(path))
+    return results
+
+
+@click.command("render")
+@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output video (H.264 .mp4).")
+@click.option("--no-heatmap", is_flag=True, help="Do not overlay attention maps even when the result has them.")
+def render_command(video: Path, result: Path, out: Path, no_heatmap: bool) -> None:
+    """Draw the tubes of RESULT (a GroundingResult JSON, list or JSONL) on VIDEO."""
+    from tubescope.render import render_result
+    from tubescope.video import Video
+
+    quiet_ffmpeg()
+    results = read_results(result)
+    with Video(video) as opened, frame_progress("render", opened.frame_count) as advance:
+        try:
+            render_result(opened, results, out, heatmap=not no_heatmap, progress=advance)
+        except ValidationError as err:
+            raise ValidationError(f"{err} — does {result} belong to {video}?") from None
+    click.echo(f"wrote {out} ({opened.frame_count} frames, {opened.width}x{opened.height})")
