@@ -14,6 +14,7 @@ from tubescope._version import __version__
 from tubescope.cli.info import info_command
 from tubescope.cli.render_cmd import render_command
 from tubescope.cli.synth import synth_command
+from tubescope.cli.eval_cmd import eval_command
 from tubescope.errors import TubescopeError
 
 EXIT_USER_ERROR = 2
@@ -46,6 +47,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(info_command)
 cli.add_command(render_command)
 cli.add_command(synth_command)
+cli.add_command(eval_command)
 
 
 def main(argv: list[str] | None = None) -> None:

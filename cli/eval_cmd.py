@@ -1,0 +1,157 @@
+"""``tubescope eval``: score STVG predictions the way the published evaluators do.
+
+Example::
+
+    tubescope eval --dataset hcstvg-v1 --annotations test.json --predictions preds.jsonl
+    tubescope eval --dataset vidstg --annotations test_annotations.json --boxes vidor/annotation \\
+        --predictions preds.jsonl --protocol stcat --json-out results.json --per-query q.csv
+
+Errors (malformed or missing files) are tubescope errors: the ``tubescope`` group prints them
+as one line naming the file, record/line and field, and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["eval_command"]
+
+_DATASETS = ("hcstvg-v1", "hcstvg-v2", "vidstg")
+_PROTOCOLS = ("tubedetr", "stcat")
+_FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+@click.command("eval")
+@click.option(
+    "--dataset",
+    type=click.Choice(_DATASETS),
+    required=True,
+    help="Benchmark the annotations belong to.",
+)
+@click.option(
+    "--annotations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="GT file: HC-STVG raw json, TubeDETR *_proc.json, VidSTG *_annotations.json "
+    "or TubeDETR {split}.json.",
+)
+@click.option(
+    "--boxes",
+    "boxes_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="VidOR annotation directory (<dir>/**/<vid>.json); needed with official VidSTG "
+    "annotations.",
+)
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="tubescope JSONL, official HC-STVG json or TubeDETR {videos, frames} json.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(_PROTOCOLS),
+    default="tubedetr",
+    show_default=True,
+    help="Whose evaluator to reproduce.",
+)
+@click.option(
+    "--prediction-format",
+    type=click.Choice(_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Prediction file format.",
+)
+@click.option(
+    "--index-base",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Frame index base of official HC-STVG prediction files.",
+)
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results JSON (fractions).",
+)
+@click.option(
+    "--per-query",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write per-query scores as CSV.",
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write PNG plots into this directory.",
+)
+def eval_command(
+    dataset: str,
+    annotations: Path,
+    boxes_dir: Path | None,
+    predictions: Path,
+    protocol: str,
+    prediction_format: str,
+    index_base: int,
+    json_out: Path | None,
+    per_query: Path | None,
+    plots_dir: Path | None,
+) -> None:
+    """Score STVG predictions (m_tIoU, m_vIoU, vIoU@0.3/0.5) on HC-STVG or VidSTG."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tubescope.eval import evaluate, write_plots
+
+    report = evaluate(
+        annotations,
+        predictions,
+        dataset=dataset,
+        protocol=protocol,
+        boxes_dir=boxes_dir,
+        prediction_format=None if prediction_format == "auto" else prediction_format,
+        index_base=index_base,
+    )
+    table = Table(title=f"{dataset}, {protocol} protocol (%)", show_edge=False, pad_edge=False)
+    table.add_column("queries" if report.is_vidstg else "set", no_wrap=True, min_width=13)
+    for name in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "gt_vIoU", "n", "missing"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    for name, s in report.summaries.items():
+        label = dataset if name == "all" else name
+        table.add_row(
+            label,
+            _pct(s.m_tIoU),
+            _pct(s.m_vIoU),
+            _pct(s.vIoU_03),
+            _pct(s.vIoU_05),
+            _pct(s.gt_vIoU),
+            str(s.n_queries),
+            str(s.n_missing),
+        )
+    console = Console()
+    console.print(table)
+    if report.n_missing:
+        console.print(
+            f"[yellow]{report.n_missing} of {report.n_queries} queries have no prediction; "
+            "they score 0.[/yellow]"
+        )
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"results: {json_out}")
+    if per_query is not None:
+        report.to_csv(per_query)
+        console.print(f"per-query scores: {per_query}")
+    if plots_dir is not None:
+        for path in write_plots(report, plots_dir):
+            console.print(f"plot: {path}")

@@ -1,0 +1,144 @@
+"""``evaluate()``: ground truth + predictions + protocol -> :class:`Report`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tubescope.errors import AnnotationError, PredictionError
+from tubescope.eval.annotations import DATASET_FAMILIES, GTQuery, check_queries, load_annotations
+from tubescope.eval.matching import match_predictions
+from tubescope.eval.metrics import score_queries
+from tubescope.eval.predictions import Prediction, read_predictions
+from tubescope.eval.protocols import PROTOCOLS, build_plan
+from tubescope.eval.report import Report
+from tubescope.types import GroundingResult, Tube
+
+__all__ = ["as_predictions", "evaluate"]
+
+PathLike = str | os.PathLike[str]
+
+
+def as_predictions(
+    predictions: PathLike | Sequence[Any] | Mapping[Any, Any],
+    *,
+    format: str | None = None,
+    index_base: int = 1,
+) -> list[Prediction]:
+    """Normalise any accepted prediction input to a list of :class:`Prediction`.
+
+    Accepted: a path (see :func:`~tubescope.eval.read_predictions`); a sequence of
+    :class:`Prediction` or :class:`~tubescope.GroundingResult` (matched by its ``video``); a
+    mapping ``{query_id: Tube | GroundingResult | Prediction | None}``.
+    """
+    if isinstance(predictions, (str, os.PathLike)):
+        return read_predictions(predictions, format, index_base=index_base)
+    out: list[Prediction] = []
+    if isinstance(predictions, Mapping):
+        for key, value in predictions.items():
+            qid = str(key)
+            where = f"[{qid!r}]"
+            if isinstance(value, Prediction):
+                out.append(
+                    value
+                    if value.query_id is not None
+                    else dataclasses.replace(value, query_id=qid)
+                )
+            elif isinstance(value, GroundingResult):
+                out.append(Prediction.from_tube(value.tube, query_id=qid))
+            elif value is None or isinstance(value, Tube):
+                out.append(Prediction.from_tube(value, query_id=qid))
+            else:
+                raise PredictionError(
+                    None,
+                    f"expected a Tube, GroundingResult or Prediction, got {type(value).__name__}",
+                    field=where,
+                )
+        return out
+    for position, value in enumerate(predictions):
+        if isinstance(value, Prediction):
+            out.append(value)
+        elif isinstance(value, GroundingResult):
+            if value.video is None:
+                raise PredictionError(
+                    None,
+                    "a GroundingResult needs 'video' to be matched",
+                    field=f"[{position}].video",
+                )
+            out.append(Prediction.from_tube(value.tube, video_id=value.video))
+        else:
+            raise PredictionError(
+                None,
+                f"expected a Prediction or GroundingResult, got {type(value).__name__}",
+                field=f"[{position}]",
+            )
+    return out
+
+
+def evaluate(
+    annotations: PathLike | Sequence[GTQuery],
+    predictions: PathLike | Sequence[Any] | Mapping[Any, Any],
+    dataset: str | None = None,
+    protocol: str = "tubedetr",
+    *,
+    boxes_dir: PathLike | None = None,
+    prediction_format: str | None = None,
+    index_base: int = 1,
+) -> Report:
+    """Score predictions against STVG ground truth with a published evaluator's protocol.
+
+    Args:
+        annotations: annotation file (HC-STVG v1/v2 raw json, TubeDETR ``*_proc.json``, VidSTG
+            ``*_annotations.json`` + ``boxes_dir``, TubeDETR VidSTG ``{split}.json``), or a
+            list of :class:`GTQuery` from :func:`~tubescope.eval.load_annotations`.
+        predictions: prediction file (tubescope JSONL, official HC-STVG json, TubeDETR
+            ``{"videos", "frames"}`` json), or loaded objects (see :func:`as_predictions`).
+        dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"`` (checked against the
+            annotations; inferred when None).
+        protocol: ``"tubedetr"`` (default) or ``"stcat"``; see :mod:`tubescope.eval.protocols`.
+        boxes_dir: VidOR box directory for official VidSTG annotations.
+        prediction_format: force ``"jsonl"``, ``"hcstvg-official"`` or ``"tubedetr"``.
+        index_base: frame index base of official HC-STVG prediction files (default 1).
+
+    Returns:
+        a :class:`Report`; missing predictions score 0 and are counted in ``n_missing``.
+
+    Raises:
+        AnnotationError / PredictionError: malformed input, naming the file, record/line and
+            field; PredictionError also for unknown ids, ambiguous or duplicate predictions.
+
+    Example:
+        >>> from tubescope import Tube
+        >>> from tubescope.eval import GTQuery, evaluate
+        >>> gt = [GTQuery("clip", "clip", "a man sits", None, "hcstvg", 200, 10.0, 640, 360,
+        ...               start=49, end=89, frames=range(49, 89), boxes=[[0, 0, 10, 10]] * 40,
+        ...               st_frame=50)]
+        >>> tube = Tube(49, 89, frames=[49], boxes=[[0, 0, 10, 10]])
+        >>> report = evaluate(gt, {"clip": tube}, protocol="stcat")
+        >>> report.m_tIoU, report.m_vIoU  # a perfect tube scores 39/40 under STCAT
+        (0.975, 0.975)
+        >>> round(evaluate(gt, {"clip": tube}).m_tIoU, 4)  # TubeDETR's GT is one frame later
+        0.9512
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if dataset is not None and dataset not in DATASET_FAMILIES:
+        raise ValueError(
+            f"unknown dataset {dataset!r}; expected one of {', '.join(DATASET_FAMILIES)}"
+        )
+    if isinstance(annotations, (str, os.PathLike)):
+        queries = load_annotations(annotations, dataset, boxes_dir=boxes_dir)
+    else:
+        queries = check_queries(annotations)
+        if dataset is not None and DATASET_FAMILIES[dataset] != queries[0].dataset:
+            raise AnnotationError(
+                queries[0].source, f"these are {queries[0].dataset} queries, not {dataset}"
+            )
+    preds = as_predictions(predictions, format=prediction_format, index_base=index_base)
+    matched = match_predictions(queries, preds)
+    plan = build_plan(protocol, queries)
+    scores = score_queries(plan, matched)
+    spans = [None if p is None else (p.start, p.end) for p in matched]
+    return Report(protocol, dataset or queries[0].dataset, queries, scores, spans)
