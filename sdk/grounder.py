@@ -29,7 +29,8 @@ from tubescope.decompose import Decomposer, PrecomputedDecomposer, RuleDecompose
 from tubescope.engine.backends.base import Backend
 from tubescope.engine.config import GrounderConfig, preset as make_preset
 from tubescope.engine.engine import EncodedVideo, Engine, QueryOutcome
-from tubescope.errors import ProposalError, VideoError
+from tubescope.errors import VideoError
+from tubescope.proposals import bind_query, check_tracks_fit_video
 from tubescope.types import GroundingResult, SubQueries, Track
 from tubescope.video import Video
 
@@ -67,7 +68,8 @@ class Grounder:
             ``tubescope.engine.backends.load_backend``), or a ready :class:`Backend`.
         proposals: where candidate tracks come from: a list of :class:`Track`, a
             :class:`TrackSource`, a spec string (``"precomputed:PATH"``, ``"detector:grounding-dino"``,
-            ``"attention"``), or None for tracks derived from the attention maps.
+            ``"detector:owlv2"``, ``"attention"``), or None for tracks derived from the
+            attention maps themselves (no detector at all).
         decomposer: ``"rules"``, ``"mllm"`` (the loaded model, when it can generate text), a
             path to a precomputed JSON, a :class:`Decomposer`, or None (``"mllm"`` when
             available, else ``"rules"``).
@@ -141,13 +143,15 @@ class Grounder:
         encodes = float(self.engine.stats["vision_encodes"] - encodes_before)
         encode_seconds = time.perf_counter() - started
         source = self.proposals if tracks is None else _FixedTracks(tracks)
-        candidates = self._tracks(opened, source, encoded)
+        fixed: dict[int, list[Track]] = {}  # tracks per source object, shared by the queries
         results = []
         for text in texts:
             query_started = time.perf_counter()
             before = dict(self.engine.stats)
             notify("decompose")
             parts = resolve_parts(text, self.decomposer.decompose(text, video_id=name))
+            bound = bind_query(source, text)
+            candidates = self._candidates(opened, bound, encoded, fixed)
             notify("ground")
             outcome = self.engine.ground(encoded, text, parts, candidates)
             stats = {k: float(v - before.get(k, 0)) for k, v in self.engine.stats.items()}
@@ -155,7 +159,7 @@ class Grounder:
             stats["seconds"] = time.perf_counter() - query_started + (encode_seconds if not results else 0.0)
             stats["encode_seconds"] = encode_seconds
             results.append(
-                self._result(opened, name, text, parts, outcome, candidates, source, stats, encoded, return_maps)
+                self._result(opened, name, text, parts, outcome, bound, stats, encoded, return_maps)
             )
         return results
 
@@ -177,13 +181,22 @@ class Grounder:
             frames, indices, width=video.width, height=video.height, frame_count=video.frame_count
         )
 
-    def _tracks(self, video: Video, source: Any, encoded: EncodedVideo) -> list[Track]:
-        if source is None:
-            return []  # attention-derived tracks are built per query (see _result)
-        tracks = source.tracks(video, None)
-        for track in tracks:
-            _check_track(track, video)
-        return tracks
+    def _candidates(
+        self, video: Video, source: Any, encoded: EncodedVideo, fixed: dict[int, list[Track]]
+    ) -> list[Track] | Callable[[np.ndarray], list[Track]]:
+        """The query's candidate tracks, or how to derive them from its spatial map."""
+        if getattr(source, "needs_attention", False):
+            def from_map(spatial: np.ndarray) -> list[Track]:
+                tracks = source.with_maps(spatial, encoded.frame_indices).tracks(video, None)
+                check_tracks_fit_video(tracks, video, source.name)
+                return tracks
+
+            return from_map
+        if id(source) not in fixed:
+            tracks = source.tracks(video, None)
+            check_tracks_fit_video(tracks, video, getattr(source, "name", "proposals"))
+            fixed[id(source)] = tracks
+        return fixed[id(source)]
 
     def _result(
         self,
@@ -192,7 +205,6 @@ class Grounder:
         query: str,
         parts: SubQueries,
         outcome: QueryOutcome,
-        tracks: list[Track],
         source: Any,
         stats: dict[str, float],
         encoded: EncodedVideo,
@@ -200,6 +212,7 @@ class Grounder:
     ) -> GroundingResult:
         tube = None
         track_id = None
+        tracks = outcome.tracks
         if outcome.track_index is not None and outcome.span is not None:
             track = tracks[outcome.track_index]
             track_id = track.track_id
@@ -233,13 +246,13 @@ class Grounder:
 
 
 def _resolve_proposals(proposals: Any) -> Any:
+    from tubescope.proposals import AttentionProposals, resolve_proposals
+
     if proposals is None:
-        return None
+        return AttentionProposals()
     if isinstance(proposals, TrackSource):
         return proposals
     if isinstance(proposals, str):
-        from tubescope.proposals import resolve_proposals
-
         return resolve_proposals(proposals)
     if isinstance(proposals, Sequence) and all(isinstance(t, Track) for t in proposals):
         return _FixedTracks(proposals)
@@ -263,20 +276,6 @@ def _resolve_decomposer(decomposer: Any, backend: Any) -> Decomposer:
     if isinstance(decomposer, Decomposer):
         return decomposer
     raise TypeError(f"decomposer must be 'rules', 'mllm', a JSON path or a Decomposer, got {decomposer!r}")
-
-
-def _check_track(track: Track, video: Video) -> None:
-    where = f"track {track.track_id!r}"
-    if track.last_frame >= video.frame_count:
-        raise ProposalError(
-            f"{where} has frame {track.last_frame}, but {video.path or 'the video'} has {video.frame_count} frames"
-        )
-    boxes = track.boxes
-    slack = 0.05
-    if (boxes[:, 2] > video.width * (1 + slack)).any() or (boxes[:, 3] > video.height * (1 + slack)).any() or (
-        boxes[:, :2] < -max(video.width, video.height) * slack
-    ).any():
-        raise ProposalError(f"{where} has boxes outside the {video.width}x{video.height} frame")
 
 
 def _resize_square(frames: np.ndarray, size: int) -> np.ndarray:

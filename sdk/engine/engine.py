@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +69,7 @@ class BranchResult:
 class QueryOutcome:
     """Everything the engine decided for one query (the Grounder turns it into a result)."""
 
+    tracks: list[Track]
     track_index: int | None
     track_scores: np.ndarray
     frame_scores: np.ndarray
@@ -164,8 +165,18 @@ class Engine:
         return BranchResult(chosen.detach().float().cpu().numpy(), choice, margin, lra)
 
     # ------------------------------------------------------------------ one query
-    def ground(self, encoded: EncodedVideo, query: str, parts: SubQueries, tracks: Sequence[Track]) -> QueryOutcome:
-        """Spatial then temporal grounding of one query among ``tracks``."""
+    def ground(
+        self,
+        encoded: EncodedVideo,
+        query: str,
+        parts: SubQueries,
+        tracks: Sequence[Track] | Callable[[np.ndarray], Sequence[Track]],
+    ) -> QueryOutcome:
+        """Spatial then temporal grounding of one query among ``tracks``.
+
+        ``tracks`` may be a callable that derives them from the spatial map
+        ``(frames, rows, cols)`` over the sampled frames (detector-free proposals).
+        """
         cfg = self.config
         template = cfg.question_template
         attr_q = template.format(_clean(parts.attribute or query))
@@ -189,6 +200,7 @@ class Engine:
         layout = encoded.visual.layout
         spatial_frames = spatial_grid[layout.group_of_frame]
         temporal_frames = temporal.grid[layout.group_of_frame]
+        tracks = list(tracks(spatial_frames) if callable(tracks) else tracks)
         coverages = [
             track_coverage(t, encoded.frame_indices, encoded.width, encoded.height, layout.rows, layout.cols)
             for t in tracks
@@ -197,14 +209,16 @@ class Engine:
         confidence = math.sqrt(_sigmoid(spatial.margin) * _sigmoid(temporal.margin))
         maps = {"spatial": spatial_frames.astype(np.float32), "temporal": temporal_frames.astype(np.float32)}
         if not len(tracks):
-            return QueryOutcome(None, scores, np.zeros(len(encoded.frame_indices)), None, None,
+            return QueryOutcome(tracks, None, scores, np.zeros(len(encoded.frame_indices)), None, None,
                                 spatial, spatial_rev, temporal, confidence, maps)
         best = int(np.argmax(scores))  # first maximum on ties
         raw = frame_scores(temporal_frames, coverages[best])
         normalised = raw / (raw.max() + 1e-4)
         first, last = select_span(normalised, cfg.temporal_strategy, cfg.temporal_k, cfg.adaptive_threshold)
         span = span_to_frames(encoded.frame_indices, first, last, cfg.span_mode, encoded.frame_count)
-        return QueryOutcome(best, scores, normalised, span, (first, last), spatial, spatial_rev, temporal, confidence, maps)
+        return QueryOutcome(
+            tracks, best, scores, normalised, span, (first, last), spatial, spatial_rev, temporal, confidence, maps
+        )
 
 
 def _clean(text: str) -> str:

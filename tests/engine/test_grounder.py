@@ -120,11 +120,11 @@ def test_proposals_that_do_not_match_the_video(clip):
     backend = StubBackend(4, 4, 4)
     late = Track(9, frames=[10, 50], boxes=[[0, 0, 5, 5]] * 2)
     grounder = Grounder(backend, proposals=[late], decomposer=FixedDecomposer(), config=CONFIG)
-    with pytest.raises(ProposalError, match="track 9 has frame 50, but .*two.mp4 has 40 frames"):
+    with pytest.raises(ProposalError, match=r"track \[0\] \(id 9\) frames\[1\]: frame 50 is beyond the video's 40 frames"):
         grounder.ground(clip.path, "x")
     wide = Track(4, frames=[0], boxes=[[0, 0, 400, 20]])
     grounder = Grounder(backend, proposals=[wide], decomposer=FixedDecomposer(), config=CONFIG)
-    with pytest.raises(ProposalError, match="track 4 has boxes outside the 160x160 frame"):
+    with pytest.raises(ProposalError, match=r"\(id 4\) boxes\[0\].*160x160"):
         grounder.ground(clip.path, "x")
 
 
@@ -151,3 +151,16 @@ def test_bad_arguments(clip):
         Grounder(backend, proposals=42, config=CONFIG)
     with pytest.raises(TypeError, match="decomposer must be"):
         Grounder(backend, decomposer=3.5, config=CONFIG)
+
+
+def test_without_proposals_tracks_come_from_the_attention_map(clip):
+    backend = StubBackend(4, 4, 4)
+    grounder = Grounder(backend, decomposer=FixedDecomposer(), config=CONFIG.replace(tas=False))
+    blob = np.full((4, 4, 4), 0.01, np.float32)
+    blob[:, 3, 3] = 5.0                     # every sampled frame: the bottom-right cell
+    backend.plant("Is there the target in this video?", blob)
+    backend.plant("Is there The target moves in this video?", blob)
+    result = grounder.ground(clip.path, "the blue circle")
+    assert result.proposal_source == "attention"
+    x1, y1, x2, y2 = result.tube.boxes[0]
+    assert (x1, y1) >= (110, 110) and (x2, y2) <= (161, 161)   # the cell (3, 3) of a 160x160 frame
