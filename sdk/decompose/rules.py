@@ -146,6 +146,8 @@ class _Parser:
             if self.i > start and not after_modifier:
                 if w in _PREPOSITIONS or w in _RELATIVES or w in _ADVERBS or w in _PARTICIPLE_OPENERS:
                     break
+                if w.endswith("ing") and _lemma(w) is not None:
+                    break  # a participle modifier: "the square moving up"
                 if _finite(w, self.plural) or w.endswith("ly"):
                     break
                 if w == "and" and _lemma(self.peek(1)) is not None and self.peek(1) not in _DETERMINERS:

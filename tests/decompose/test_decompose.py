@@ -78,6 +78,8 @@ def test_rule_splitter_set_is_large_and_varied():
         ("The man behind her pushes the woman.", ("the man behind her", "The man pushes the woman.")),
         ("The woman who sits down", ("the woman who sits down", "The woman sits down.")),
         ("The man", ("the man", None)),
+        ("the orange square moving up", ("the orange square moving up", "The square is moving up.")),
+        ("The old woman with a walking stick waves.", ("the old woman with a walking stick", "The woman waves.")),
     ],
 )
 def test_rule_splitter_edge_cases(query, expected):
