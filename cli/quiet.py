@@ -13,12 +13,6 @@ def quiet_ffmpeg() -> None:
 
     av.logging.set_level(None)
     decord.logging.set_level(decord.logging.QUIET)
+    # read by huggingface_hub / transformers when they are imported (later, by the command)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:  # transformers is optional for info/eval
-        pass
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
