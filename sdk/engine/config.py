@@ -172,10 +172,11 @@ _PAPER_BACKBONES: dict[str, dict[str, Any]] = {
                          "backend_options": {"spatial_pool_stride": 4}},
     "llava-onevision": {"num_frames": 20, "resolution": 336, "token_offset": -3,
                         "backend_options": {"pool_stride": 5}},
+    # size pins 224x224 frames to an 8x8 grid (Qwen's default pixel budget would upscale them)
     "qwen2-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                 "backend_options": {"duplicate_frames": True}},
+                 "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
     "qwen2.5-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                   "backend_options": {"duplicate_frames": True}},
+                   "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
 }
 # frames_thre + 1 of the official scripts, per dataset
 _PAPER_WINDOW = {"hcstvg-v1": 8, "hcstvg-v2": 11, "vidstg": 6}

@@ -18,14 +18,23 @@ is a ``typing.Protocol``) and pass an instance as ``Grounder(model=my_backend)``
 * ``encode`` turns ``(F, H, W, 3)`` uint8 RGB frames into visual embeddings in the LLM input
   space, ``(num_tokens, hidden)``, plus their :class:`TokenLayout`.
 * ``prompt`` builds the chat-templated token ids of one question with the video placeholder
-  expanded to exactly ``num_tokens`` positions, and lists the candidate grounding-token
-  positions (the template's special tokens after the user text).
+  expanded to exactly ``num_tokens`` positions (one contiguous span, or per-frame spans listed
+  in ``Prompt.visual_positions`` when the template puts text between frames), and lists the
+  candidate grounding-token positions (the template's special tokens after the user text).
 * ``prefill`` runs the model once per question (never ``generate``) and returns
   :class:`PrefillOutput` objects. The logits must carry gradients to ``visual_prompt`` when it
   requires grad; attention rows are returned detached.
 * ``yes_ids`` / ``no_ids`` are resolved from the tokenizer.
 
 See ``tubescope.engine.backends.qwen2_vl`` for a complete adapter.
+
+For a transformers model, subclass :class:`tubescope.engine.backends.adapter.TransformersBackend`
+instead: it provides ``prompt`` (from a ``ChatTemplate``), ``prefill`` (shared-prefix KV cache,
+row attention capture, gradients to the visual prompt), the frozen model and the yes/no ids;
+an adapter implements ``_make_template`` and ``_encode_frames`` (plus ``_position_ids`` for
+M-RoPE models, ``_placeholder_counts`` for per-frame placeholders) and is registered in
+``tubescope.engine.backends.loading.adapter_classes``. Test it offline with a checkpoint from
+:func:`tubescope.testing.save_tiny_model`.
 """
 
 from __future__ import annotations
@@ -208,12 +217,15 @@ class Prompt:
 
     Attributes:
         question: the question text.
-        input_ids: ``(length,)`` token ids; the visual span holds placeholder ids.
-        visual_start: position of the first visual token; the span is
-            ``[visual_start, visual_start + num_visual)``.
+        input_ids: ``(length,)`` token ids; the visual positions hold placeholder ids.
+        visual_start: position of the first visual token.
         num_visual: number of visual tokens.
         candidates: positions of the candidate grounding tokens, in prompt order.
         candidate_tokens: their token strings (for reporting which one was used).
+        visual_positions: the positions of the visual tokens, in visual-token order, when the
+            template interleaves text between frames (``"Frame1: <img>...</img>"``, per-frame
+            timestamps); ``None`` means one contiguous span
+            ``[visual_start, visual_start + num_visual)``.
     """
 
     question: str
@@ -222,10 +234,32 @@ class Prompt:
     num_visual: int
     candidates: tuple[int, ...]
     candidate_tokens: tuple[str, ...]
+    visual_positions: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.visual_positions is not None:
+            positions = tuple(int(p) for p in self.visual_positions)
+            if len(positions) != self.num_visual or not positions or positions[0] != self.visual_start:
+                raise ValueError(
+                    f"visual_positions must list {self.num_visual} positions starting at {self.visual_start}"
+                )
+            if any(b <= a for a, b in zip(positions, positions[1:], strict=False)):
+                raise ValueError("visual_positions must increase")
+            object.__setattr__(self, "visual_positions", positions)
 
     @property
     def visual_end(self) -> int:
+        """One past the last visual token (text between frames, if any, lies inside)."""
+        if self.visual_positions is not None:
+            return self.visual_positions[-1] + 1
         return self.visual_start + self.num_visual
+
+    @property
+    def visual_index(self) -> tuple[int, ...]:
+        """The positions of all visual tokens, in visual-token order."""
+        if self.visual_positions is not None:
+            return self.visual_positions
+        return tuple(range(self.visual_start, self.visual_start + self.num_visual))
 
     @property
     def length(self) -> int:

@@ -1,0 +1,127 @@
+"""LLaVA-NeXT-Video adapter.
+
+Prompt (the official ``vicuna_v1`` conversation, BOS first)::
+
+    <s>A chat between a curious user and an artificial intelligence assistant. The assistant
+    gives helpful, detailed, and polite answers to the user's questions. USER: <video> x N\\n
+    {question} ASSISTANT:
+
+Candidate grounding tokens: the pieces of `` ASSISTANT:`` (Llama: ``▁A``, ``SS``, ``IST``,
+``ANT``, ``:``; the official fixed offset ``-5`` is ``▁A``).
+
+Visual tokens: CLIP features of each frame at the config's ``vision_feature_layer`` without
+the CLS token (``S x S``), pooled with the config's ``spatial_pool_mode`` (average by default)
+and stride, then projected (transformers' order). ``(F, S/s, S/s)`` row-major tokens, no newline.
+
+Options:
+    spatial_pool_stride (int | None): pooling stride; default the config's (2: 24 -> 12 for the
+        336 px checkpoints; the paper used 4: 24 -> 6). A ``conv`` pooler only has its own stride.
+    pool_after_projector (bool, False): project first, then pool (the original LLaVA-NeXT
+        code's order; transformers pools first). Not available with a ``conv`` pooler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from tubescope.engine.backends.base import TokenLayout
+from tubescope.engine.backends.llava import LlavaVideoBackend
+from tubescope.engine.backends.pixels import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from tubescope.engine.backends.prompting import ChatTemplate
+
+__all__ = ["LlavaNextVideoBackend", "VICUNA_SYSTEM"]
+
+#: the system prompt of the vicuna_v1 conversation.
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+
+class LlavaNextVideoBackend(LlavaVideoBackend):
+    """LLaVA-NeXT-Video adapter (see the module docstring)."""
+
+    family: ClassVar[str] = "llava-next-video"
+    model_types: ClassVar[tuple[str, ...]] = ("llava_next_video",)
+    model_class_name: ClassVar[str] = "LlavaNextVideoForConditionalGeneration"
+    preprocessor_defaults: ClassVar[dict[str, Any]] = {
+        "image_mean": OPENAI_CLIP_MEAN,
+        "image_std": OPENAI_CLIP_STD,
+    }
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "spatial_pool_stride": None,
+        "pool_after_projector": False,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = self.model.config
+        stride = self.options["spatial_pool_stride"]
+        stride = int(config.spatial_pool_stride) if stride is None else stride
+        if not isinstance(stride, int) or stride < 1:
+            raise ValueError(
+                f"{self.family} option spatial_pool_stride must be a positive int, got {stride!r}"
+            )
+        self.pool_mode: str = str(config.spatial_pool_mode)
+        if self.pool_mode not in ("average", "max", "conv"):
+            raise ValueError(f"{self.model_id}: unknown spatial_pool_mode {self.pool_mode!r}")
+        if self.pool_mode == "conv" and (
+            stride != config.spatial_pool_stride or self.options["pool_after_projector"]
+        ):
+            raise ValueError(
+                f"{self.model_id}: the conv pooler has fixed weights for stride {config.spatial_pool_stride} "
+                "on vision features; spatial_pool_stride and pool_after_projector cannot change it"
+            )
+        if stride > self.patches_per_side:
+            raise ValueError(
+                f"{self.family} option spatial_pool_stride={stride} exceeds "
+                f"the {self.patches_per_side} patches per side"
+            )
+        self.pool_stride: int = stride
+
+    def _make_template(self) -> ChatTemplate:
+        return ChatTemplate(
+            head=VICUNA_SYSTEM + " USER: ",
+            placeholder="<video>",
+            middle="\n",
+            tail=" ASSISTANT:",
+            add_bos=True,
+        )
+
+    @property
+    def grid_side(self) -> int:
+        return self.patches_per_side // self.pool_stride
+
+    def _pool(self, features: torch.Tensor) -> torch.Tensor:
+        """``(F, S*S, C)`` -> ``(F, g*g, C)``."""
+        frames, _, channels = features.shape
+        s = self.patches_per_side
+        grid = features.reshape(frames, s, s, channels).permute(0, 3, 1, 2)
+        if self.pool_mode == "average":
+            grid = torch.nn.functional.avg_pool2d(grid, self.pool_stride, self.pool_stride)
+        elif self.pool_mode == "max":
+            grid = torch.nn.functional.max_pool2d(grid, self.pool_stride, self.pool_stride)
+        else:
+            grid = self.model.model.vision_resampler.pool(grid)
+        return grid.flatten(2).transpose(1, 2)
+
+    def _encode_frames(
+        self, frames: np.ndarray
+    ) -> tuple[torch.Tensor, TokenLayout, dict[str, Any]]:
+        num_frames = frames.shape[0]
+        features = self.vision_features(frames)
+        projector = self.model.model.multi_modal_projector
+        if self.options["pool_after_projector"]:
+            tokens = self._pool(projector(features))
+        else:
+            tokens = projector(self._pool(features))
+        g = self.grid_side
+        tokens = tokens.reshape(num_frames * g * g, -1)
+        layout = TokenLayout.regular(num_frames, num_frames, g, g)
+        return (
+            tokens,
+            layout,
+            {"patches_per_side": self.patches_per_side, "pool_stride": self.pool_stride},
+        )

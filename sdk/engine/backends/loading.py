@@ -1,0 +1,378 @@
+"""Load a multimodal LLM checkpoint as a backend: :func:`load_backend`.
+
+Resolution order for ``name_or_path``:
+
+1. an existing local directory: loaded as is, never touching the network;
+2. a hub id with ``HF_HUB_OFFLINE=1`` (or ``TRANSFORMERS_OFFLINE=1``): the local Hugging Face
+   cache only;
+3. a hub id otherwise: one quick reachability probe of the hub endpoint (``HF_ENDPOINT``,
+   ``TUBESCOPE_HUB_TIMEOUT`` seconds, default 3, no retries); reachable -> download what is
+   missing (``snapshot_download``); unreachable -> the local cache only.
+
+Whatever fails ends in :class:`~tubescope.errors.ModelUnavailableError` naming the model, what
+was tried, and how to make it available. The family is detected from ``config.json``'s
+``model_type``; the preprocessing fields come from ``preprocessor_config.json`` /
+``video_preprocessor_config.json`` read as plain JSON (transformers' processors need torchvision).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tubescope.errors import ModelUnavailableError
+
+__all__ = [
+    "load_backend",
+    "detect_family",
+    "adapter_for",
+    "adapter_classes",
+    "resolve_checkpoint",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+#: files a checkpoint download needs (weights, configs, tokenizer, chat template).
+CHECKPOINT_PATTERNS = [
+    "*.json",
+    "*.safetensors",
+    "*.model",
+    "*.txt",
+    "*.jinja",
+    "*.tiktoken",
+    "*.py",
+]
+
+
+_ADAPTERS: dict[str, type] = {}
+
+
+def adapter_classes() -> dict[str, type]:
+    """``family name -> adapter class`` (imported on first use: the adapters need torch)."""
+    if not _ADAPTERS:
+        from tubescope.engine.backends.internvl import InternVLBackend
+        from tubescope.engine.backends.llava_next_video import LlavaNextVideoBackend
+        from tubescope.engine.backends.llava_onevision import LlavaOnevisionBackend
+        from tubescope.engine.backends.qwen2_vl import Qwen2VLBackend, Qwen25VLBackend
+
+        for cls in (
+            Qwen2VLBackend,
+            Qwen25VLBackend,
+            LlavaOnevisionBackend,
+            LlavaNextVideoBackend,
+            InternVLBackend,
+        ):
+            _ADAPTERS[cls.family] = cls
+    return _ADAPTERS
+
+
+def adapter_for(model_type: str, model_id: str = "<model>") -> type:
+    """The adapter class handling a config ``model_type`` (e.g. ``"qwen2_vl"``)."""
+    for cls in adapter_classes().values():
+        if model_type in cls.model_types:
+            return cls
+    supported = sorted(t for cls in adapter_classes().values() for t in cls.model_types)
+    raise ModelUnavailableError(
+        f"{model_id}: model_type {model_type!r} is not a supported video MLLM family; supported: {supported}"
+    )
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _offline() -> bool:
+    return _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE")
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or constants.ENDPOINT
+
+
+def _cache_dir() -> str:
+    from huggingface_hub import constants
+
+    cache = os.environ.get("HF_HUB_CACHE")
+    if cache:
+        return cache
+    home = os.environ.get("HF_HOME")
+    if home:
+        return os.path.join(home, "hub")
+    return constants.HF_HUB_CACHE
+
+
+def _probe(endpoint: str, repo_id: str) -> str | None:
+    """``None`` when the hub answers (any HTTP status), else a one-line reason. One try, no retries."""
+    import urllib.error
+    import urllib.request
+
+    timeout = float(os.environ.get("TUBESCOPE_HUB_TIMEOUT", "3"))
+    request = urllib.request.Request(f"{endpoint}/api/models/{repo_id}", method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (http(s) endpoint from config)
+            return None
+    except urllib.error.HTTPError:
+        return None  # the hub answered (401/404/...): reachable
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        return f"{type(err).__name__}: {reason}"
+
+
+def _how_to_fix(repo_id: str, cache: str) -> str:
+    folder = "models--" + repo_id.replace("/", "--")
+    return (
+        "To make it available: on a machine with internet access run "
+        f"`huggingface-cli download {repo_id}` (or `hf download {repo_id}`), then copy the folder "
+        f"{folder} from its Hugging Face cache (default ~/.cache/huggingface/hub) "
+        f"into this machine's cache {cache} and set HF_HUB_OFFLINE=1; "
+        "or download the checkpoint to a directory and pass that directory to load_backend()."
+    )
+
+
+def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
+    """A local directory holding the checkpoint ``name_or_path`` (see the module docstring).
+
+    Raises:
+        ModelUnavailableError: not a directory, not cached, and not downloadable.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{text}: directory has no config.json, so it is not a model checkpoint"
+            )
+        return path
+    if path.exists():
+        raise ModelUnavailableError(
+            f"{text}: not a directory; pass a checkpoint directory or a hub id"
+        )
+    if text.startswith((".", "/", "~", "\\")) or not _HUB_ID.match(text):
+        raise ModelUnavailableError(
+            f"{text}: no such model directory (and not a hub id like 'org/name')"
+        )
+    repo_id = text
+    cache = _cache_dir()
+    tried: list[str] = [f"a local directory {str(path.absolute())!r}: not found"]
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    def from_cache() -> Path | None:
+        try:
+            found = Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+        except (LocalEntryNotFoundError, FileNotFoundError, ValueError, OSError) as err:
+            tried.append(f"Hugging Face cache {cache}: no snapshot ({type(err).__name__})")
+            return None
+        if not (found / "config.json").is_file():
+            tried.append(f"Hugging Face cache {cache}: snapshot {found} has no config.json")
+            return None
+        return found
+
+    if _offline():
+        found = from_cache()
+        if found is not None:
+            return found
+        tried.append("the hub: skipped because HF_HUB_OFFLINE=1")
+        raise ModelUnavailableError(
+            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
+        )
+
+    endpoint = _endpoint()
+    started = time.monotonic()
+    reason = _probe(endpoint, repo_id)
+    if reason is not None:
+        found = from_cache()
+        if found is not None:
+            return found
+        tried.append(
+            f"the hub at {endpoint}: unreachable after {time.monotonic() - started:.1f}s ({reason})"
+        )
+        raise ModelUnavailableError(
+            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
+        )
+    try:
+        return Path(
+            snapshot_download(
+                repo_id, cache_dir=cache, allow_patterns=CHECKPOINT_PATTERNS, endpoint=endpoint
+            )
+        )
+    except (HfHubHTTPError, OSError, ValueError) as err:
+        found = from_cache()
+        if found is not None:
+            return found
+        tried.append(
+            f"download from {endpoint}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        )
+        raise ModelUnavailableError(
+            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
+        ) from err
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a torch device") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return resolved
+
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+}
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``"auto"`` -> bfloat16 on CUDA (float16 where bf16 is unsupported), float32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(f"dtype {dtype!r} is not one of 'auto', {sorted(_DTYPES)}") from None
+
+
+def _read_config(directory: Path, model_id: str) -> dict[str, Any]:
+    path = directory / "config.json"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelUnavailableError(f"{model_id}: cannot read {path}: {err}") from err
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ModelUnavailableError(f"{model_id}: {path} has no 'model_type' field")
+    return config
+
+
+def detect_family(name_or_path: str | os.PathLike[str]) -> str:
+    """The adapter family of a checkpoint (``"qwen2-vl"``, ...), from its ``config.json``.
+
+    Resolves the checkpoint like :func:`load_backend` (so it may download it) but loads no weights.
+
+    Raises:
+        ModelUnavailableError: the checkpoint is unavailable or its family unsupported.
+    """
+    model_id = os.fspath(name_or_path)
+    config = _read_config(resolve_checkpoint(name_or_path), model_id)
+    return str(adapter_for(str(config["model_type"]), model_id).family)
+
+
+def load_backend(
+    name_or_path: str | os.PathLike[str],
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "auto",
+    *,
+    family: str | None = None,
+    share_prefix: bool = True,
+    **adapter_options: Any,
+) -> Any:
+    """Load a checkpoint and wrap it in its family's backend adapter.
+
+    Args:
+        name_or_path: a local checkpoint directory or a Hugging Face hub id.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
+        dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU), ``"float32"``, ``"bfloat16"``,
+            ``"float16"`` or a ``torch.dtype``.
+        family: force an adapter (``"qwen2-vl"``, ``"qwen2.5-vl"``, ``"llava-onevision"``,
+            ``"llava-next-video"``, ``"internvl"``) instead of detecting it from ``config.json``.
+        share_prefix: run the common prefix of several questions once per prefill.
+        **adapter_options: family options, e.g. ``duplicate_frames=True`` (Qwen),
+            ``pool_stride=5`` (LLaVA-OneVision), ``spatial_pool_stride=4`` (LLaVA-NeXT-Video).
+
+    Returns:
+        The backend (a :class:`~tubescope.engine.backends.base.Backend`).
+
+    Raises:
+        ModelUnavailableError: the checkpoint is neither local, cached nor downloadable, or its
+            family is not supported.
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from tubescope.testing import save_tiny_model
+        >>> backend = load_backend(save_tiny_model("qwen2-vl", tempfile.mkdtemp()), device="cpu")
+        >>> backend.family, backend.num_layers
+        ('qwen2-vl', 2)
+        >>> visual = backend.encode(np.zeros((4, 112, 112, 3), dtype=np.uint8))
+        >>> visual.layout.grid_shape
+        (2, 4, 4)
+        >>> out = backend.prefill(visual, ["Is there a dog in this video?"], rows=[-3])[0]
+        >>> out.row_tokens, tuple(out.attention.shape)
+        (('<|im_start|>',), (1, 32))
+
+        A real checkpoint: ``load_backend("Qwen/Qwen2-VL-7B-Instruct", duplicate_frames=True)``.
+    """
+    import transformers
+    from tubescope.engine.backends.pixels import PreprocessorConfig
+
+    model_id = os.fspath(name_or_path)
+    directory = resolve_checkpoint(name_or_path)
+    config = _read_config(directory, model_id)
+    if family is not None:
+        classes = adapter_classes()
+        if family not in classes:
+            raise ValueError(f"family {family!r} is not one of {sorted(classes)}")
+        cls = classes[family]
+    else:
+        cls = adapter_for(str(config["model_type"]), model_id)
+    unknown = sorted(set(adapter_options) - set(cls.option_defaults))
+    if unknown:
+        raise TypeError(
+            f"{cls.family}: unknown option(s) {unknown}; valid options: {sorted(cls.option_defaults)}"
+        )
+
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    model_class = getattr(transformers, cls.model_class_name)
+    load_kwargs: dict[str, Any] = {
+        "dtype": torch_dtype,
+        "attn_implementation": "sdpa",
+        "local_files_only": True,
+    }
+    if torch_device.type != "cpu":
+        load_kwargs["device_map"] = {"": str(torch_device)}
+    try:
+        model = model_class.from_pretrained(directory, **load_kwargs)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except OSError as err:
+        raise ModelUnavailableError(
+            f"{model_id}: the checkpoint at {directory} is incomplete or unreadable: "
+            f"{str(err).splitlines()[0]}"
+        ) from err
+    if torch_device.type == "cpu":
+        model = model.to(torch_device)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelUnavailableError(
+            f"{model_id}: a fast tokenizer (tokenizer.json) is needed for token offsets"
+        )
+    preprocessor = PreprocessorConfig.from_dir(directory, **cls.preprocessor_defaults)
+    return cls(
+        model, tokenizer, preprocessor, model_id, share_prefix=share_prefix, **adapter_options
+    )

@@ -1,0 +1,218 @@
+"""Qwen2-VL and Qwen2.5-VL adapters.
+
+Prompt (ChatML, the official chat template with one video entry before the question)::
+
+    <|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n<|im_start|>user\\n
+    <|vision_start|><|video_pad|> x N<|vision_end|>{question}<|im_end|>\\n<|im_start|>assistant\\n
+
+Candidate grounding tokens: ``<|im_end|>``, ``\\n``, ``<|im_start|>``, ``assistant``, ``\\n``
+(the official code's fixed choice, offset ``-3``, is ``<|im_start|>``).
+
+Pixels: frames are resized with Qwen's ``smart_resize`` (both sides multiples of 28, pixel count
+within ``[min_pixels, max_pixels]``; an explicit ``size=(h, w)`` option overrides it), rescaled and
+normalised with the checkpoint's mean/std, and patchified exactly like the official processor.
+Two consecutive frames form one temporal patch (``temporal_patch_size=2``; an odd count repeats the
+last frame). With ``duplicate_frames=True`` every frame is repeated into its own temporal patch, as
+the paper's Qwen2-VL code does, so each token group holds one frame.
+
+Layout: tokens are row-major ``(groups, rows, cols)`` with ``rows = H/28``, ``cols = W/28``; no
+newline tokens. Position ids are M-RoPE ids from ``model.model.get_rope_index`` with the video's
+``mm_token_type_ids`` (and, for Qwen2.5-VL, ``second_per_grid_ts`` from ``sample_fps``); they are
+passed explicitly to every prefix and suffix forward, so the shared-prefix KV cache is exact.
+
+Options:
+    duplicate_frames (bool, False): one frame per temporal patch (official paper behaviour).
+    min_pixels / max_pixels (int | None): pixel budget per frame; default from the checkpoint's
+        ``video_preprocessor_config.json``, else Qwen's video defaults 128·28² / 768·28².
+    size ((int, int) | None): exact frame size ``(height, width)``, multiples of 28 (the paper
+        uses 224 x 224 for Qwen2-VL).
+    sample_fps (float, 2.0): frames per second of the sampled frames (Qwen2.5-VL temporal ids);
+        ``encode(..., timestamps=[...])`` derives it from the frame times instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from tubescope.engine.backends.adapter import TransformersBackend
+from tubescope.engine.backends.base import TokenLayout, VisualTokens
+from tubescope.engine.backends.pixels import (
+    qwen_frame_size,
+    qwen_patchify,
+    rescale_normalize,
+    resize_frames,
+)
+from tubescope.engine.backends.prompting import ChatTemplate
+
+__all__ = ["Qwen2VLBackend", "Qwen25VLBackend", "CHATML_SYSTEM"]
+
+#: the default system turn of Qwen2-VL and LLaVA-OneVision (official code and chat templates).
+CHATML_SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+
+#: Qwen video pixel budget when the checkpoint has no video preprocessor config (qwen-vl-utils).
+VIDEO_MIN_PIXELS = 128 * 28 * 28
+VIDEO_MAX_PIXELS = 768 * 28 * 28
+
+
+class Qwen2VLBackend(TransformersBackend):
+    """Qwen2-VL adapter (see the module docstring for the prompt, layout and options)."""
+
+    family: ClassVar[str] = "qwen2-vl"
+    model_types: ClassVar[tuple[str, ...]] = ("qwen2_vl",)
+    model_class_name: ClassVar[str] = "Qwen2VLForConditionalGeneration"
+    preprocessor_defaults: ClassVar[dict[str, Any]] = {
+        "patch_size": 14,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+    }
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "duplicate_frames": False,
+        "min_pixels": None,
+        "max_pixels": None,
+        "size": None,
+        "sample_fps": 2.0,
+    }
+
+    def _make_template(self) -> ChatTemplate:
+        return ChatTemplate(
+            head=CHATML_SYSTEM + "<|im_start|>user\n<|vision_start|>",
+            placeholder="<|video_pad|>",
+            middle="<|vision_end|>",
+            tail="<|im_end|>\n<|im_start|>assistant\n",
+        )
+
+    # ---------------------------------------------------------------- geometry
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.model.config.vision_config.patch_size)
+
+    @property
+    def merge_size(self) -> int:
+        return int(self.model.config.vision_config.spatial_merge_size)
+
+    @property
+    def temporal_patch_size(self) -> int:
+        return int(self.model.config.vision_config.temporal_patch_size)
+
+    def frame_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``(height, width)`` frames of ``height x width`` are resized to."""
+        factor = self.patch_size * self.merge_size
+        size = self.options["size"]
+        if size is not None:
+            h, w = (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+            if h % factor or w % factor or h <= 0 or w <= 0:
+                raise ValueError(
+                    f"{self.family} option size={size!r}: both sides must be positive multiples of {factor}"
+                )
+            return h, w
+        pre = self.preprocessor
+        has_video_config = any(s.endswith("video_preprocessor_config.json") for s in pre.sources)
+        min_pixels = (
+            self.options["min_pixels"]
+            or (pre.min_pixels if has_video_config else None)
+            or VIDEO_MIN_PIXELS
+        )
+        max_pixels = (
+            self.options["max_pixels"]
+            or (pre.max_pixels if has_video_config else None)
+            or VIDEO_MAX_PIXELS
+        )
+        if min_pixels > max_pixels:
+            raise ValueError(
+                f"{self.family}: min_pixels={min_pixels} is larger than max_pixels={max_pixels}"
+            )
+        return qwen_frame_size(
+            height,
+            width,
+            patch_size=self.patch_size,
+            merge_size=self.merge_size,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+        )
+
+    def pixel_values(self, frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int], int]:
+        """``(patches, (grid_t, grid_h, grid_w), frames_per_group)`` for ``(F, H, W, 3)`` uint8 frames."""
+        pre = self.preprocessor
+        h, w = self.frame_size(frames.shape[1], frames.shape[2])
+        resized = resize_frames(frames, h, w, pre.resample)
+        pixels = rescale_normalize(resized, pre.image_mean, pre.image_std, pre.rescale_factor)
+        tps = self.temporal_patch_size
+        per_group = tps
+        if self.options["duplicate_frames"]:
+            pixels = np.repeat(pixels, tps, axis=0)
+            per_group = 1
+        patches, grid = qwen_patchify(
+            pixels, patch_size=self.patch_size, merge_size=self.merge_size, temporal_patch_size=tps
+        )
+        return patches, grid, per_group
+
+    # ---------------------------------------------------------------- hooks
+
+    def _encode_frames(
+        self, frames: np.ndarray, *, timestamps: Sequence[float] | None = None
+    ) -> tuple[torch.Tensor, TokenLayout, dict[str, Any]]:
+        num_frames = frames.shape[0]
+        patches, (gt, gh, gw), per_group = self.pixel_values(frames)
+        grid = torch.tensor([[gt, gh, gw]], dtype=torch.long, device=self.device)
+        pixel_values = torch.from_numpy(patches).to(self.device, self.model.model.visual.dtype)
+        features = self.model.model.get_video_features(
+            pixel_values_videos=pixel_values, video_grid_thw=grid
+        )
+        embeds = features.pooler_output[0]
+        m = self.merge_size
+        group_of_frame = np.arange(num_frames) // per_group
+        layout = TokenLayout.regular(
+            num_frames, gt, gh // m, gw // m, group_of_frame=group_of_frame
+        )
+        fps = float(self.options["sample_fps"])
+        if timestamps is not None:
+            times = np.asarray(timestamps, dtype=np.float64)
+            if times.shape != (num_frames,):
+                raise ValueError(f"{len(times)} timestamps for {num_frames} frames")
+            if num_frames > 1:
+                step = float(np.median(np.diff(times)))
+                if step <= 0:
+                    raise ValueError("timestamps must increase")
+                fps = 1.0 / step
+        if fps <= 0:
+            raise ValueError(f"sample_fps must be positive, got {fps}")
+        extra = {
+            "video_grid_thw": grid,
+            "frames_per_group": per_group,
+            "frame_size": (gh * self.patch_size, gw * self.patch_size),
+            "second_per_grid_ts": per_group / fps,
+        }
+        return embeds, layout, extra
+
+    def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:
+        return {}
+
+    def _position_ids(self, input_ids: torch.Tensor, visual: VisualTokens) -> torch.Tensor:
+        types = (input_ids == self.placeholder_id).to(torch.int32) * 2  # 0 text, 2 video
+        positions, _ = self.model.model.get_rope_index(
+            input_ids[None],
+            mm_token_type_ids=types[None],
+            video_grid_thw=visual.extra["video_grid_thw"],
+            **self._rope_kwargs(visual),
+        )
+        return positions
+
+
+class Qwen25VLBackend(Qwen2VLBackend):
+    """Qwen2.5-VL adapter: Qwen2-VL's layout and prompt, window-attention vision tower, and
+    temporal M-RoPE ids scaled by ``second_per_grid_ts`` (seconds per temporal patch)."""
+
+    family: ClassVar[str] = "qwen2.5-vl"
+    model_types: ClassVar[tuple[str, ...]] = ("qwen2_5_vl",)
+    model_class_name: ClassVar[str] = "Qwen2_5_VLForConditionalGeneration"
+
+    def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:
+        return {
+            "second_per_grid_ts": torch.tensor(
+                [visual.extra["second_per_grid_ts"]], dtype=torch.float32, device=self.device
+            )
+        }
