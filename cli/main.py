@@ -11,6 +11,8 @@ import sys
 import click
 
 from tubescope._version import __version__
+from tubescope.cli.demo_cmd import demo_command
+from tubescope.cli.ground_cmd import ground_command
 from tubescope.cli.info import info_command
 from tubescope.cli.render_cmd import render_command
 from tubescope.cli.synth import synth_command
@@ -44,6 +46,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+cli.add_command(ground_command)
+cli.add_command(demo_command)
 cli.add_command(info_command)
 cli.add_command(render_command)
 cli.add_command(synth_command)

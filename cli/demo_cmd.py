@@ -1,0 +1,33 @@
+"""``tubescope demo``: the whole pipeline offline, on a synthetic clip with a tiny random model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from tubescope.cli.quiet import quiet_ffmpeg
+
+
+@click.command("demo")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("tubescope-demo"),
+              show_default=True, help="Directory for the clip, model, result, rendering and report.")
+@click.option("--family", type=click.Choice(["qwen2-vl", "qwen2.5-vl", "llava-onevision", "llava-next-video"]),
+              default="qwen2-vl", show_default=True, help="Model family of the tiny random model.")
+def demo_command(out_dir: Path, family: str) -> None:
+    """Ground a query end to end offline (synthetic clip, tiny RANDOM model: meaningless output)."""
+    from tubescope.demo import RANDOM_MODEL_NOTICE, run_demo
+
+    quiet_ffmpeg()
+    console = Console(stderr=True)
+    with console.status("demo...") as status:
+        outputs = run_demo(out_dir, family=family, progress=lambda stage: status.update(f"{stage}..."))
+    result = outputs.result
+    click.echo(f"query:        {outputs.query}")
+    click.echo(f"result:       {result}")
+    click.echo(f"rendering:    {outputs.annotated}")
+    click.echo(f"evaluation:   {outputs.report} (m_tIoU {outputs.m_tIoU:.3f}, m_vIoU {outputs.m_vIoU:.3f})")
+    click.echo(f"clip + truth: {outputs.clip}, {outputs.ground_truth}")
+    click.echo("")
+    click.echo(RANDOM_MODEL_NOTICE)
