@@ -154,7 +154,8 @@ class Grounder:
             candidates = self._candidates(opened, bound, encoded, fixed)
             notify("ground")
             outcome = self.engine.ground(encoded, text, parts, candidates)
-            stats = {k: float(v - before.get(k, 0)) for k, v in self.engine.stats.items()}
+            stats = {k: 0.0 for k in ("forward_passes", "backward_passes")}
+            stats.update({k: float(v - before.get(k, 0)) for k, v in self.engine.stats.items()})
             stats["vision_encodes"] = encodes  # one per video, shared by all its queries
             stats["seconds"] = time.perf_counter() - query_started + (encode_seconds if not results else 0.0)
             stats["encode_seconds"] = encode_seconds
