@@ -136,7 +136,7 @@ class NaivePipeline:
         best = int(np.argmax(score_tracks(spatial_frames, coverages)))
         raw = frame_scores(temporal_frames, coverages[best])
         first, last = select_span(raw / (raw.max() + 1e-4), cfg.temporal_strategy, cfg.temporal_k)
-        return tracks[best].track_id, span_to_frames(sampled, first, last, cfg.span_mode, video.frame_count)
+        return tracks[best].track_id, span_to_frames(sampled, first, last, cfg.span_mode, (0, video.frame_count))
 
 
 def main() -> None:

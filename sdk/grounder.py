@@ -113,14 +113,18 @@ class Grounder:
         query: str,
         *,
         tracks: Sequence[Track] | None = None,
+        span: tuple[int, int] | None = None,
         return_maps: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> GroundingResult:
         """Ground one query: the tube of the target it describes.
 
-        ``tracks`` overrides the proposal source for this call.
+        ``tracks`` overrides the proposal source for this call; ``span`` (half-open frame
+        range) restricts where frames are sampled and where the tube may lie.
         """
-        return self.ground_many(video, [query], tracks=tracks, return_maps=return_maps, progress=progress)[0]
+        return self.ground_many(
+            video, [query], tracks=tracks, span=span, return_maps=return_maps, progress=progress
+        )[0]
 
     def ground_many(
         self,
@@ -128,10 +132,15 @@ class Grounder:
         queries: Sequence[str],
         *,
         tracks: Sequence[Track] | None = None,
+        span: tuple[int, int] | None = None,
         return_maps: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> list[GroundingResult]:
-        """Ground several queries on one video, encoding it once for all of them."""
+        """Ground several queries on one video, encoding it once for all of them.
+
+        ``span`` = ``(start, end)`` samples frames only inside ``[start, end)`` (e.g. a VidSTG
+        segment) and keeps the tube inside it.
+        """
         texts = [check_query(q) for q in queries]
         notify = progress or (lambda stage: None)
         started = time.perf_counter()
@@ -139,7 +148,7 @@ class Grounder:
         name = str(opened.path) if opened.path is not None else None
         notify("decode")
         encodes_before = self.engine.stats["vision_encodes"]
-        encoded = self._encode(opened, notify)
+        encoded = self._encode(opened, notify, span)
         encodes = float(self.engine.stats["vision_encodes"] - encodes_before)
         encode_seconds = time.perf_counter() - started
         source = self.proposals if tracks is None else _FixedTracks(tracks)
@@ -165,21 +174,27 @@ class Grounder:
         return results
 
     # ------------------------------------------------------------------ steps
-    def _encode(self, video: Video, notify: Callable[[str], None]) -> EncodedVideo:
+    def _encode(
+        self, video: Video, notify: Callable[[str], None], span: tuple[int, int] | None = None
+    ) -> EncodedVideo:
         count = self.config.num_frames
-        if video.frame_count < count:
+        start, end = (0, video.frame_count) if span is None else (int(span[0]), int(span[1]))
+        if not 0 <= start < end <= video.frame_count:
+            raise VideoError(video.path or "<array>", f"span [{start}, {end}) is not inside [0, {video.frame_count})")
+        if end - start < count:
+            where = "has" if span is None else f"has, in the span [{start}, {end}),"
             raise VideoError(
                 video.path or "<array>",
-                f"has {video.frame_count} frames, fewer than the {count} the grounder samples "
+                f"{where} {end - start} frames, fewer than the {count} the grounder samples "
                 "(lower GrounderConfig.num_frames)",
             )
-        indices = video.sample(count)
+        indices = video.sample(count, span=(start, end))
         frames = video.get_frames(indices)
         if self.config.resolution is not None:
             frames = _resize_square(frames, self.config.resolution)
         notify("encode")
         return self.engine.encode(
-            frames, indices, width=video.width, height=video.height, frame_count=video.frame_count
+            frames, indices, width=video.width, height=video.height, frame_count=video.frame_count, span=(start, end)
         )
 
     def _candidates(

@@ -214,4 +214,6 @@ def preset(name: str, family: str | None = None, *, dataset: str | None = None) 
     values.update(_PAPER_BACKBONES.get(family or "", {}))
     if family == "llava-onevision" and dataset == "hcstvg-v1":
         values["lra_steps"] = 1  # the OV HC-STVG-v1 script uses one step
+    if family in ("qwen2-vl", "qwen2.5-vl") and dataset in ("hcstvg-v1", "vidstg"):
+        values["num_frames"] = 10  # the official Qwen scripts for these datasets use 10 frames
     return GrounderConfig(**values)

@@ -44,6 +44,7 @@ class EncodedVideo:
     width: int
     height: int
     frame_count: int
+    span: tuple[int, int] | None = None  # where the frames were sampled; None: the whole video
     reversed: VisualTokens | None = None
     caption_cache: dict[bool, PrefillOutput] = field(default_factory=dict)
 
@@ -93,12 +94,19 @@ class Engine:
 
     # ------------------------------------------------------------------ encoding
     def encode(
-        self, frames: np.ndarray, frame_indices: Sequence[int], *, width: int, height: int, frame_count: int
+        self,
+        frames: np.ndarray,
+        frame_indices: Sequence[int],
+        *,
+        width: int,
+        height: int,
+        frame_count: int,
+        span: tuple[int, int] | None = None,
     ) -> EncodedVideo:
-        """Run the vision tower once on the sampled frames."""
+        """Run the vision tower once on the sampled frames (sampled inside ``span``)."""
         visual = self.backend.encode(frames, frame_indices)
         self.stats["vision_encodes"] += 1
-        return EncodedVideo(visual, np.asarray(frame_indices, dtype=np.int64), width, height, frame_count)
+        return EncodedVideo(visual, np.asarray(frame_indices, dtype=np.int64), width, height, frame_count, span)
 
     # ------------------------------------------------------------------ passes
     def _prefill(self, visual: VisualTokens, questions: list[str], prompt: torch.Tensor | None) -> list[PrefillOutput]:
@@ -215,7 +223,8 @@ class Engine:
         raw = frame_scores(temporal_frames, coverages[best])
         normalised = raw / (raw.max() + 1e-4)
         first, last = select_span(normalised, cfg.temporal_strategy, cfg.temporal_k, cfg.adaptive_threshold)
-        span = span_to_frames(encoded.frame_indices, first, last, cfg.span_mode, encoded.frame_count)
+        bounds = encoded.span or (0, encoded.frame_count)
+        span = span_to_frames(encoded.frame_indices, first, last, cfg.span_mode, bounds)
         return QueryOutcome(
             tracks, best, scores, normalised, span, (first, last), spatial, spatial_rev, temporal, confidence, maps
         )

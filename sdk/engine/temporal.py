@@ -62,24 +62,29 @@ def select_span(scores: np.ndarray, strategy: str, k: int, threshold: float = 0.
     raise ValueError(f"unknown temporal strategy {strategy!r}")
 
 
-def span_to_frames(sampled: np.ndarray, first: int, last: int, mode: str, frame_count: int) -> tuple[int, int]:
+def span_to_frames(
+    sampled: np.ndarray, first: int, last: int, mode: str, bounds: tuple[int, int]
+) -> tuple[int, int]:
     """Half-open video-frame span for the sampled positions ``first..last``.
 
     ``"sampled"``: ``[sampled[first], sampled[last] + 1)`` (the official inclusive span).
-    ``"cover"``: also the frames closer to a chosen sample than to an unchosen neighbour.
+    ``"cover"``: also the frames closer to a chosen sample than to an unchosen neighbour, out
+    to ``bounds`` (the range the frames were sampled from) at the ends.
 
     Example:
         >>> sampled = np.array([0, 10, 20, 30])
-        >>> span_to_frames(sampled, 1, 2, "sampled", 40), span_to_frames(sampled, 1, 2, "cover", 40)
+        >>> span_to_frames(sampled, 1, 2, "sampled", (0, 40)), span_to_frames(sampled, 1, 2, "cover", (0, 40))
         ((10, 21), (5, 25))
+        >>> span_to_frames(sampled, 2, 3, "cover", (0, 40))
+        (15, 40)
     """
     sampled = np.asarray(sampled, dtype=np.int64)
     if mode == "sampled":
         return int(sampled[first]), int(sampled[last]) + 1
     if mode != "cover":
         raise ValueError(f"unknown span mode {mode!r}")
-    start = 0 if first == 0 else int((sampled[first - 1] + sampled[first] + 1) // 2)
-    end = frame_count if last == len(sampled) - 1 else int((sampled[last] + sampled[last + 1] + 1) // 2)
+    start = bounds[0] if first == 0 else int((sampled[first - 1] + sampled[first] + 1) // 2)
+    end = bounds[1] if last == len(sampled) - 1 else int((sampled[last] + sampled[last + 1] + 1) // 2)
     start = min(start, int(sampled[first]))
     end = max(end, int(sampled[last]) + 1)
     return start, end

@@ -164,3 +164,14 @@ def test_without_proposals_tracks_come_from_the_attention_map(clip):
     assert result.proposal_source == "attention"
     x1, y1, x2, y2 = result.tube.boxes[0]
     assert (x1, y1) >= (110, 110) and (x2, y2) <= (161, 161)   # the cell (3, 3) of a 160x160 frame
+
+
+def test_span_restricts_sampling_and_the_tube(clip):
+    _, grounder = make_grounder(clip)
+    result = grounder.ground(clip.path, "the blue circle", span=(10, 30))
+    assert result.sampled_frames.tolist() == [10, 16, 22, 29]  # 10 + int(linspace(0, 19, 4))
+    assert 10 <= result.tube.start_frame and result.tube.end_frame <= 30
+    with pytest.raises(VideoError, match=r"has, in the span \[10, 12\), 2 frames, fewer than the 4"):
+        grounder.ground(clip.path, "x", span=(10, 12))
+    with pytest.raises(VideoError, match=r"span \[30, 50\) is not inside \[0, 40\)"):
+        grounder.ground(clip.path, "x", span=(30, 50))

@@ -1,0 +1,231 @@
+"""What a dataset run grounds: queries grouped into per-video jobs, shards, video file lookup.
+
+* **Jobs.** Queries are grouped by video (HC-STVG: one query per video; VidSTG: several), in
+  the order their videos first appear in the annotation file. One job is one
+  :meth:`~tubescope.Grounder.ground_many` call, so a video is decoded and encoded once for all
+  its queries. VidSTG queries are grouped by ``(video, used_segment)``: the official code samples
+  frames inside the annotated segment only, so two segments of one video are two encodings.
+* **--limit N** keeps the first N queries in annotation order (before sharding).
+* **--shard i/n** splits by video: the distinct video ids of the (limited) query set are sorted
+  and video number k (0-based) goes to shard ``k % n``. Every segment of a video lands in the same
+  shard, the shards are disjoint, their union is the whole set, and the split depends only on the
+  set of video ids (not on file order or on the machine).
+* **Video files** (:class:`VideoResolver`): ``DIR/<video_id><ext>`` for the usual video
+  extensions (``.mp4``, ``.mkv``, ``.webm``, ...), else any file ``<video_id><ext>`` in a
+  sub-directory of ``DIR`` at any depth (VidOR ships ``video/<group>/<vid>.mp4``). Two matches
+  are an error naming both. HC-STVG ids are the annotation keys without their extension (the
+  official v1 videos are one flat folder; ``1_aMYcLyh9OhU.mkv`` is found by its stem).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tubescope.errors import TubescopeError, VideoError
+from tubescope.eval.annotations import GTQuery
+
+__all__ = [
+    "RunError",
+    "VideoJob",
+    "VideoResolver",
+    "VIDEO_EXTENSIONS",
+    "parse_shard",
+    "open_video",
+    "plan_jobs",
+    "segment_span",
+    "select_queries",
+]
+
+#: extensions tried, in this order, when looking a video id up in the videos directory.
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mov",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".flv",
+    ".wmv",
+)
+
+
+class RunError(TubescopeError):
+    """A dataset run cannot start or continue (bad arguments, a locked or mismatched ``--out``)."""
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One ``ground_many`` call: the queries of one video (and one VidSTG segment).
+
+    Attributes:
+        video_id: the annotation's video id (file name without extension / VidOR ``vid``).
+        query_ids, queries: the queries' ids and their text (same order).
+        segment: VidSTG ``used_segment`` as written in the file (``begin_fid``, ``end_fid``,
+            end inclusive); None for HC-STVG (the whole video).
+    """
+
+    video_id: str
+    query_ids: tuple[str, ...]
+    queries: tuple[str, ...]
+    segment: tuple[int, int] | None = None
+
+    @property
+    def name(self) -> str:
+        """``video_id`` plus ``@begin-end`` when the job is restricted to a segment."""
+        if self.segment is None:
+            return self.video_id
+        return f"{self.video_id}@{self.segment[0]}-{self.segment[1]}"
+
+    def subset(self, query_ids: Sequence[str]) -> VideoJob:
+        """The same job with only ``query_ids`` (kept in the job's order)."""
+        wanted = set(query_ids)
+        pairs = [(q, t) for q, t in zip(self.query_ids, self.queries) if q in wanted]
+        return VideoJob(
+            self.video_id, tuple(q for q, _ in pairs), tuple(t for _, t in pairs), self.segment
+        )
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"i/n"`` (or ``(i, n)``) -> ``(i, n)`` with ``0 <= i < n``; None stays None.
+
+    Example:
+        >>> parse_shard("1/4")
+        (1, 4)
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        index, sep, count = shard.strip().partition("/")
+        try:
+            if not sep:
+                raise ValueError
+            i, n = int(index), int(count)
+        except ValueError:
+            raise RunError(f"--shard {shard!r}: expected i/n, e.g. 0/4") from None
+    else:
+        i, n = (int(v) for v in shard)
+    if n < 1 or not 0 <= i < n:
+        raise RunError(f"--shard {i}/{n}: need 0 <= i < n")
+    return i, n
+
+
+def select_queries(
+    queries: Sequence[GTQuery], *, limit: int | None = None, shard: tuple[int, int] | None = None
+) -> list[GTQuery]:
+    """The queries of a run: the first ``limit`` (annotation order), then this shard's videos."""
+    chosen = list(queries)
+    if limit is not None:
+        if limit < 1:
+            raise RunError(f"--limit must be at least 1, got {limit}")
+        chosen = chosen[:limit]
+    if shard is not None:
+        index, count = shard
+        videos = sorted({q.video_id for q in chosen})
+        mine = {v for k, v in enumerate(videos) if k % count == index}
+        chosen = [q for q in chosen if q.video_id in mine]
+    return chosen
+
+
+def plan_jobs(queries: Sequence[GTQuery], *, lowercase: bool = False) -> list[VideoJob]:
+    """Group queries into :class:`VideoJob` s (order: first appearance of each video/segment).
+
+    ``lowercase``: lower-case the query text (the official HC-STVG loader does, ``--preset paper``).
+    """
+    groups: dict[tuple[str, tuple[int, int] | None], list[GTQuery]] = {}
+    for query in queries:
+        segment = query.segment if query.dataset == "vidstg" else None
+        groups.setdefault((query.video_id, segment), []).append(query)
+    jobs = []
+    for (video_id, segment), members in groups.items():
+        texts = tuple(q.query.lower() if lowercase else q.query for q in members)
+        jobs.append(VideoJob(video_id, tuple(q.query_id for q in members), texts, segment))
+    return jobs
+
+
+def segment_span(segment: tuple[int, int] | None, frame_count: int) -> tuple[int, int] | None:
+    """The half-open frame span to sample for a VidSTG ``used_segment`` (end_fid inclusive).
+
+    Clipped to the decoded video (annotation frame counts can exceed it by a frame or two);
+    None (the whole video) when there is no segment or it lies outside the video.
+
+    Example:
+        >>> segment_span((10, 99), 100), segment_span((10, 150), 100), segment_span(None, 100)
+        ((10, 100), (10, 100), None)
+    """
+    if segment is None:
+        return None
+    begin, end = int(segment[0]), min(int(segment[1]) + 1, frame_count)
+    if not 0 <= begin < end:
+        return None
+    return begin, end
+
+
+class VideoResolver:
+    """Find the file of a video id under the videos directory (rules in the module docstring).
+
+    The recursive index of ``root`` is built on the first id that is not found flat, once.
+
+    Example:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> os.makedirs(os.path.join(root, "0001"))
+        >>> open(os.path.join(root, "0001", "2727682922.mp4"), "wb").close()
+        >>> VideoResolver(root).resolve("2727682922").relative_to(root).as_posix()
+        '0001/2727682922.mp4'
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._index: dict[str, list[Path]] | None = None
+
+    def _build_index(self) -> dict[str, list[Path]]:
+        index: dict[str, list[Path]] = {}
+        for folder, _dirs, files in os.walk(self.root, followlinks=True):
+            for name in files:
+                stem, ext = os.path.splitext(name)
+                if ext.lower() in VIDEO_EXTENSIONS:
+                    index.setdefault(stem, []).append(Path(folder) / name)
+        for paths in index.values():
+            paths.sort()
+        return index
+
+    def resolve(self, video_id: str) -> Path:
+        """The video's path; :class:`~tubescope.errors.VideoError` when there is none or two."""
+        if not self.root.is_dir():
+            raise VideoError(self.root, "videos directory not found (or not a directory)")
+        direct = self.root / video_id
+        if os.path.splitext(video_id)[1].lower() in VIDEO_EXTENSIONS and direct.is_file():
+            return direct
+        flat = [self.root / f"{video_id}{ext}" for ext in VIDEO_EXTENSIONS]
+        found = [p for p in flat if p.is_file()]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            if self._index is None:
+                self._index = self._build_index()
+            found = self._index.get(video_id, [])
+        if not found:
+            raise VideoError(
+                self.root / video_id,
+                f"no video file for {video_id!r}: looked for {video_id}.{{mp4,mkv,webm,...}} in "
+                f"{self.root} and its sub-directories",
+            )
+        if len(found) > 1:
+            names = ", ".join(str(p) for p in found[:3])
+            raise VideoError(
+                self.root / video_id, f"{len(found)} files match video {video_id!r}: {names}"
+            )
+        return found[0]
+
+
+def open_video(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+    """Open ``path`` (frames of a VidSTG segment are sampled through ``ground_many(span=...)``)."""
+    from tubescope.video import Video
+
+    return Video(path)

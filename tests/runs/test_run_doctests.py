@@ -1,0 +1,25 @@
+"""The docstring examples of the dataset-run modules run and stay true (api's uses a tiny model)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "tubescope.integrations.runs.plan",
+    "tubescope.integrations.runs.store",
+    "tubescope.integrations.runs.api",
+]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    if name.endswith(".api"):
+        pytest.importorskip("tubescope.testing")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+    assert result.attempted > 0
