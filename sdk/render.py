@@ -115,8 +115,10 @@ class Renderer:
         if peak <= 0:
             return
         heat = cv2.resize(grid / peak, (body.shape[1], body.shape[0]), interpolation=cv2.INTER_LINEAR)
+        heat = np.clip(heat, 0.0, 1.0)
         coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
-        cv2.addWeighted(coloured, self.heatmap_opacity, body, 1 - self.heatmap_opacity, 0, dst=body)
+        alpha = (self.heatmap_opacity * heat)[..., None]  # cold regions stay untinted
+        body[:] = (body * (1 - alpha) + coloured * alpha).astype(np.uint8)
 
     def _timeline(self, scene: np.ndarray, index: int) -> None:
         import cv2
