@@ -24,10 +24,6 @@ _PROTOCOLS = ("tubedetr", "stcat")
 _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
 @click.command("eval")
 @click.option(
     "--dataset",
@@ -110,9 +106,9 @@ def eval_command(
 ) -> None:
     """Score STVG predictions (m_tIoU, m_vIoU, vIoU@0.3/0.5) on HC-STVG or VidSTG."""
     from rich.console import Console
-    from rich.table import Table
 
     from tubescope.eval import evaluate, write_plots
+    from tubescope.eval.table import results_table
 
     report = evaluate(
         annotations,
@@ -123,22 +119,7 @@ def eval_command(
         prediction_format=None if prediction_format == "auto" else prediction_format,
         index_base=index_base,
     )
-    table = Table(title=f"{dataset}, {protocol} protocol (%)", show_edge=False, pad_edge=False)
-    table.add_column("queries" if report.is_vidstg else "set", no_wrap=True, min_width=13)
-    for name in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "gt_vIoU", "n", "missing"):
-        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    for name, s in report.summaries.items():
-        label = dataset if name == "all" else name
-        table.add_row(
-            label,
-            _pct(s.m_tIoU),
-            _pct(s.m_vIoU),
-            _pct(s.vIoU_03),
-            _pct(s.vIoU_05),
-            _pct(s.gt_vIoU),
-            str(s.n_queries),
-            str(s.n_missing),
-        )
+    table = results_table(report, dataset, protocol)
     console = Console()
     console.print(table)
     if report.n_missing:

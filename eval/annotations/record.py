@@ -17,7 +17,8 @@ __all__ = ["DATASET_FAMILIES", "Fields", "GTQuery"]
 #: dataset family of every name accepted by ``--dataset``.
 DATASET_FAMILIES = {"hcstvg-v1": "hcstvg", "hcstvg-v2": "hcstvg", "vidstg": "vidstg"}
 
-_VIDEO_EXTENSIONS = (
+#: File extensions recognised as videos (ids drop them; dataset runs look for them).
+VIDEO_EXTENSIONS = (
     ".mp4",
     ".mkv",
     ".avi",
@@ -39,7 +40,7 @@ def video_key(name: str) -> str:
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     lower = base.lower()
-    for ext in _VIDEO_EXTENSIONS:
+    for ext in VIDEO_EXTENSIONS:
         if lower.endswith(ext) and len(base) > len(ext):
             return base[: -len(ext)]
     return base

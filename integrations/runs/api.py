@@ -78,6 +78,8 @@ from tubescope.integrations.runs.plan import (
 
 __all__ = ["run_dataset", "RunResult", "results_table"]
 
+from tubescope.eval.table import results_table  # noqa: E402  (re-exported: the table of a run's report)
+
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int, int, int], None]
 
@@ -664,32 +666,6 @@ def _evaluate(
         summary=summary,
         failed=failed,
     )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def results_table(report: Any, dataset: str, protocol: str) -> Any:
-    """The rich table of a :class:`tubescope.eval.Report` (the columns of ``tubescope eval``)."""
-    from rich.table import Table
-
-    table = Table(title=f"{dataset}, {protocol} protocol (%)", show_edge=False, pad_edge=False)
-    table.add_column("queries" if report.is_vidstg else "set", no_wrap=True, min_width=13)
-    for name in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "gt_vIoU", "n", "missing"):
-        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    for name, s in report.summaries.items():
-        table.add_row(
-            dataset if name == "all" else name,
-            _pct(s.m_tIoU),
-            _pct(s.m_vIoU),
-            _pct(s.vIoU_03),
-            _pct(s.vIoU_05),
-            _pct(s.gt_vIoU),
-            str(s.n_queries),
-            str(s.n_missing),
-        )
-    return table
 
 
 def _render_text(report: Any, dataset: str, protocol: str, run_info: dict[str, Any]) -> str:

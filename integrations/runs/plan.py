@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval.annotations import GTQuery
+from tubescope.eval.annotations.record import VIDEO_EXTENSIONS
 
 __all__ = [
     "RunError",
@@ -41,18 +42,6 @@ __all__ = [
 ]
 
 #: extensions tried, in this order, when looking a video id up in the videos directory.
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mov",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".flv",
-    ".wmv",
-)
 
 
 class RunError(TubescopeError):
