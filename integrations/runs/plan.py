@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval.annotations import GTQuery
 from tubescope.eval.annotations.record import VIDEO_EXTENSIONS

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tubescope.durable import atomic_write_text
 from tubescope.errors import ProposalError, ValidationError
 from tubescope.proposals.base import VideoCache, check_tracks_fit_video, select_tracks
 from tubescope.types import Track
@@ -126,17 +126,7 @@ def write_tracks(
     repeated = [tid for tid, n in Counter(ids).items() if n > 1]
     if repeated:
         raise ProposalError(f"{target}: track ids must be unique, {repeated[0]!r} repeats")
-    payload = json.dumps([t.to_dict() for t in tracks], indent=indent)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(target, json.dumps([t.to_dict() for t in tracks], indent=indent))
 
 
 def _parse_our_tracks(data: Any, path: Path) -> list[Track]:
