@@ -1,5 +1,6 @@
 # `make test` creates .venv, installs tubescope with the tested pins (CPU torch 2.13.0 from
-# constraints.txt, so nothing pulls a CUDA build) and runs the test suite.
+# constraints.txt, so nothing pulls a CUDA build), installs the system packages the CCTV tests
+# use (GStreamer's RTSP server, when apt is available) and runs the test suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,6 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 .PHONY: test install bench clean
 
 test: install
+	sh scripts/system-deps.sh
 	$(PY) -m pytest -q
 
 install: $(VENV)/.installed

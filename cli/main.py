@@ -15,9 +15,10 @@ from tubescope.cli.demo_cmd import demo_command
 from tubescope.cli.ground_cmd import ground_command
 from tubescope.cli.info import info_command
 from tubescope.cli.render_cmd import render_command
-from tubescope.cli.run_cmd import run_command
 from tubescope.cli.synth import synth_command
+from tubescope.cli.watch_cmd import watch_command
 from tubescope.cli.eval_cmd import eval_command
+from tubescope.cli.run_cmd import run_command
 from tubescope.errors import TubescopeError
 
 EXIT_USER_ERROR = 2
@@ -51,9 +52,10 @@ cli.add_command(ground_command)
 cli.add_command(demo_command)
 cli.add_command(info_command)
 cli.add_command(render_command)
-cli.add_command(run_command)
 cli.add_command(synth_command)
+cli.add_command(watch_command)
 cli.add_command(eval_command)
+cli.add_command(run_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,355 @@
+"""``tubescope watch SOURCE --query ...``: standing queries on a camera, a recording or an NVR folder.
+
+SOURCE is an ``rtsp://``/``rtsps://``/``http(s)://`` (HLS included) URL, a video file, or a
+folder that an NVR exports clips into. Each confident finding is appended to the events file
+(JSON lines, fsynced) and, with ``--clips``, written as an annotated H.264 clip. A live status
+line on stderr shows frames in, windows grounded, events, reconnects and dropped frames.
+Ctrl-C (or SIGTERM) stops cleanly: the window being grounded finishes, pending events are
+written, files are closed; a second Ctrl-C quits at once.
+
+Credentials: put them in the URL or, better, in an environment variable named by
+``--credentials-env`` (``USER:PASSWORD``). They are never printed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from tubescope.errors import TubescopeError, ValidationError
+
+# Internal test hook: with TUBESCOPE_TESTING=1, ``--model stub:MODULE:FACTORY`` builds the grounder
+# by calling FACTORY() from MODULE (tests inject a stand-in grounder into a real subprocess).
+_TEST_ENV = "TUBESCOPE_TESTING"
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
+    if value is None:
+        return None
+    from tubescope.integrations.cctv.windows import parse_duration
+
+    try:
+        return parse_duration(value, f"--{param.name.replace('_', '-')}")  # type: ignore[union-attr]
+    except ValidationError as err:
+        raise click.BadParameter(str(err).split(": ", 1)[-1]) from None
+
+
+def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
+    if model.startswith("stub:"):
+        if os.environ.get(_TEST_ENV) != "1":
+            raise click.BadParameter(
+                f"'stub:' models are a test hook; set {_TEST_ENV}=1 to use one",
+                param_hint="--model",
+            )
+        module_name, _, attr = model[len("stub:") :].partition(":")
+        factory = getattr(importlib.import_module(module_name), attr or "make_grounder")
+        return factory()
+    from tubescope import Grounder
+
+    if num_frames is None:
+        return Grounder(model, device=device)
+    grounder = Grounder(model, device=device)
+    return Grounder(grounder.backend, config=grounder.config.replace(num_frames=num_frames))
+
+
+@click.command("watch")
+@click.argument("source")
+@click.option(
+    "-q",
+    "--query",
+    "queries",
+    multiple=True,
+    required=True,
+    help="A standing query (repeat for several).",
+)
+@click.option("--model", required=True, help="Model id or checkpoint directory for the Grounder.")
+@click.option(
+    "--window",
+    "window",
+    default="10s",
+    callback=_duration,
+    show_default=True,
+    help="Window length (e.g. 10s); with --motion, the longest window.",
+)
+@click.option(
+    "--overlap",
+    default="2s",
+    callback=_duration,
+    show_default=True,
+    help="Overlap of fixed windows.",
+)
+@click.option(
+    "--motion", is_flag=True, help="Ground only around motion (MOG2) instead of fixed windows."
+)
+@click.option(
+    "--pre-roll",
+    default="2s",
+    callback=_duration,
+    show_default=True,
+    help="Motion: seconds kept before motion.",
+)
+@click.option(
+    "--post-roll",
+    default="3s",
+    callback=_duration,
+    show_default=True,
+    help="Motion: stillness that ends a window.",
+)
+@click.option(
+    "--sample-fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Keep about this many frames per second in windows (default: all).",
+)
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("events.jsonl"),
+    show_default=True,
+    help="Events file (JSON lines, appended).",
+)
+@click.option(
+    "--clips",
+    "clips_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write an annotated clip of every window with events here.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Results scoring below this are not events.",
+)
+@click.option(
+    "--source-id",
+    default=None,
+    help="Name of the source in events (default: host/path, file or folder name).",
+)
+@click.option(
+    "--credentials-env",
+    default=None,
+    metavar="VAR",
+    help="Environment variable holding the camera's USER:PASSWORD.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["tcp", "udp"]),
+    default="tcp",
+    show_default=True,
+    help="RTSP transport.",
+)
+@click.option(
+    "--realtime", is_flag=True, help="Replay a video file at its own speed (as a camera would)."
+)
+@click.option("--once", is_flag=True, help="Folder: process what is there, then exit.")
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Folder: where to record processed files (default: FOLDER/.tubescope-state.json).",
+)
+@click.option(
+    "--time-pattern",
+    default=None,
+    help="strftime pattern of the start time in file names, e.g. %Y%m%d_%H%M%S.",
+)
+@click.option(
+    "--tz",
+    default=None,
+    help="Time zone of file-name times (IANA name or UTC; default: this machine's).",
+)
+@click.option(
+    "--num-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frames the grounder samples per window.",
+)
+@click.option("--device", default="auto", show_default=True, help="Where to run the model.")
+def watch_command(
+    source: str,
+    queries: tuple[str, ...],
+    model: str,
+    window: float,
+    overlap: float,
+    motion: bool,
+    pre_roll: float,
+    post_roll: float,
+    sample_fps: float | None,
+    events_path: Path,
+    clips_dir: Path | None,
+    min_score: float,
+    source_id: str | None,
+    credentials_env: str | None,
+    transport: str,
+    realtime: bool,
+    once: bool,
+    state_file: Path | None,
+    time_pattern: str | None,
+    tz: str | None,
+    num_frames: int | None,
+    device: str,
+) -> None:
+    """Ground standing QUERIES on SOURCE (camera URL, video file or NVR export folder) and log events."""
+    from tubescope.cli.quiet import quiet_ffmpeg
+    from tubescope.integrations.cctv import (
+        ClipSink,
+        FixedWindows,
+        JSONLSink,
+        MotionWindows,
+        Watcher,
+        open_source,
+    )
+    from tubescope.integrations.cctv.redact import redact_url
+
+    quiet_ffmpeg()
+    if tz is not None:
+        from tubescope.integrations.cctv.sources.files import resolve_tz
+
+        try:
+            resolve_tz(tz)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--tz") from None
+    if motion:
+        spec: Any = MotionWindows(
+            pre_roll=pre_roll,
+            post_roll=post_roll,
+            max_length=max(window, pre_roll + 1),
+            overlap=min(overlap, max(window, pre_roll + 1) / 2),
+            sample_fps=sample_fps,
+        )
+    else:
+        try:
+            spec = FixedWindows(window, overlap, sample_fps=sample_fps)
+        except ValidationError as err:
+            raise click.BadParameter(str(err), param_hint="--overlap") from None
+    src = open_source(
+        source,
+        source_id=source_id,
+        credentials_env=credentials_env,
+        transport=transport,
+        realtime=realtime or None,
+        once=once or None,
+        state_file=state_file,
+        time_pattern=time_pattern,
+        tz=tz,
+    )
+    shown = redact_url(source)
+    click.echo(f"loading model {model} ...", err=True)
+    grounder = _load_grounder(model, device, num_frames)
+    sinks: list[Any] = [JSONLSink(events_path)]
+    if clips_dir is not None:
+        sinks.insert(0, ClipSink(clips_dir))
+    watcher = Watcher(src, list(queries), grounder, spec, sinks=sinks, min_score=min_score)
+    _run_with_status(watcher, shown)
+    status = watcher.status
+    click.echo(
+        f"{status.state}: {status.frames_in} frames, {status.windows_grounded} windows grounded, "
+        f"{status.events} events -> {events_path}"
+        + (f", clips in {clips_dir}" if clips_dir else "")
+        + (f", {status.frames_dropped} frames dropped" if status.frames_dropped else "")
+        + (f", {status.reconnects} reconnects" if status.reconnects else ""),
+        err=True,
+    )
+    error = watcher.error
+    if error is not None:
+        if isinstance(error, TubescopeError):
+            raise error
+        raise click.ClickException(f"{type(error).__name__}: {error}")
+
+
+def _status_text(watcher: Any, shown: str) -> str:
+    status = watcher.status
+    text = f"{shown} | {status.line()}"
+    if status.last_error and status.source_state in ("connecting", "reconnecting", "failed"):
+        text += f" | last error: {status.last_error[:120]}"
+    return text
+
+
+def _run_with_status(watcher: Any, shown: str) -> None:
+    """Run the watcher with a live status line; Ctrl-C/SIGTERM stop it cleanly.
+
+    The first Ctrl-C stops the watcher (the window being grounded finishes, held events are
+    written, files are closed); a second one quits at once.
+    """
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    interrupted = threading.Event()
+    handler = _log_to(console, watcher)
+
+    def on_term(signum: int, frame: Any) -> None:  # SIGTERM behaves like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_term)
+
+    def first_interrupt() -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        message = "stopping: finishing the current window (Ctrl-C again to quit now)"
+        if console.is_terminal:
+            console.print(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+        threading.Thread(target=watcher.stop, daemon=True).start()
+
+    watcher.start()
+    last_plain = 0.0
+    try:
+        if console.is_terminal:
+            with Live(
+                Text(_status_text(watcher, shown)), console=console, refresh_per_second=4
+            ) as live:
+                while True:
+                    try:
+                        while not watcher.join(0.25):
+                            live.update(Text(_status_text(watcher, shown)))
+                        live.update(Text(_status_text(watcher, shown)))
+                        break
+                    except KeyboardInterrupt:
+                        first_interrupt()
+        else:
+            while True:
+                try:
+                    while not watcher.join(0.25):
+                        if time.monotonic() - last_plain >= 5.0:
+                            last_plain = time.monotonic()
+                            print(_status_text(watcher, shown), file=sys.stderr, flush=True)
+                    break
+                except KeyboardInterrupt:
+                    first_interrupt()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if handler is not None:
+            logging.getLogger("tubescope").removeHandler(handler)
+
+
+def _log_to(console: Any, watcher: Any) -> logging.Handler | None:
+    """Show tubescope warnings above the status line (unless the user configured logging)."""
+    from rich.logging import RichHandler
+    from tubescope.integrations.cctv.redact import RedactingFilter
+
+    logger = logging.getLogger("tubescope")
+    if logging.getLogger().handlers or logger.handlers:
+        return None
+    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(RedactingFilter(getattr(watcher.source, "_secrets", lambda: ())()))
+    logger.addHandler(handler)
+    return handler

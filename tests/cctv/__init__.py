@@ -1,0 +1,1 @@
+"""Tests of the CCTV integration (tubescope.integrations.cctv and ``tubescope watch``)."""
