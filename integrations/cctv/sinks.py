@@ -72,7 +72,8 @@ class JSONLSink:
     """Append events to a JSON-lines file, one line each, durable on return.
 
     Args:
-        path: the events file (created with its folder if missing; appended to otherwise).
+        path: the events file, created (with its folder) at the first event and appended to
+            afterwards; whether it can be written is checked at once.
         fsync: fsync after every event (default True; turn off only for throwaway runs).
     """
 
@@ -81,8 +82,15 @@ class JSONLSink:
         self.fsync = fsync
         self.count = 0
         self._lock = threading.Lock()
+        self._handle: Any = None
+        self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: Any = open(self.path, "ab")  # noqa: SIM115 - kept open for the sink's life
+        target = self.path if self.path.exists() else self.path.parent
+        if not os.access(target, os.W_OK):
+            raise PermissionError(f"{self.path}: the events file cannot be written")
+
+    def _open(self) -> None:
+        self._handle = open(self.path, "ab")  # noqa: SIM115 - kept open for the sink's life
         self._heal()
 
     def _heal(self) -> None:
@@ -104,14 +112,17 @@ class JSONLSink:
     def emit(self, event: Event) -> None:
         line = (event.to_json() + "\n").encode("utf-8")
         with self._lock:
-            if self._handle is None:
+            if self._closed:
                 raise ValueError(f"{self.path}: the events file is closed")
+            if self._handle is None:
+                self._open()
             self._handle.write(line)
             self._durable()
             self.count += 1
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._handle is not None:
                 self._durable()
                 self._handle.close()

@@ -141,6 +141,12 @@ def test_watch_folder_once(
     assert again.exit_code == 0 and "0 frames" in again.output and len(read_events(events)) == 1
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands with the default --events path must not write into the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -193,3 +199,4 @@ def test_auth_failure_at_start_is_one_line_without_the_password(
     )
     assert result.exit_code == 2, result.output
     assert "MISSING_CAM_SECRET" in result.output and "hunter2" not in result.output
+    assert not Path("events.jsonl").exists()  # a failed start leaves no empty events file
