@@ -18,6 +18,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# run by the system python3 (with gi) as the test RTSP server, never imported by pytest
+collect_ignore = ["rtsp_server.py"]
+
 import pytest
 
 HERE = Path(__file__).resolve().parent
