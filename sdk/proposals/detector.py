@@ -35,16 +35,15 @@ Example:
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import urlparse
 
 import numpy as np
 
 from tubescope.errors import ModelUnavailableError, ProposalError
+from tubescope.hub import hub_endpoint, hub_offline, probe_hub
 from tubescope.proposals.base import VideoCache, select_tracks
 from tubescope.proposals.prompt import detector_prompt
 from tubescope.proposals.tracking import FrameDetections, TrackerConfig, link_detections
@@ -120,47 +119,6 @@ def rescale_boxes(
 
 
 # ---------------------------------------------------------------------------- loading
-def _truthy(value: str | None) -> bool:
-    return value is not None and value.strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _hub_offline() -> bool:
-    if _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
-        return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except ImportError:  # pragma: no cover - transformers always brings huggingface_hub
-        return False
-
-
-def _hub_endpoint() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return str(constants.ENDPOINT)
-    except ImportError:  # pragma: no cover
-        return "https://huggingface.co"
-
-
-def _hub_reachable(timeout: float | None = None) -> bool:
-    """One TCP connection attempt to the hub (``TUBESCOPE_HUB_TIMEOUT`` seconds, default 3)."""
-    if timeout is None:
-        try:
-            timeout = float(os.environ.get("TUBESCOPE_HUB_TIMEOUT", "3"))
-        except ValueError:
-            timeout = 3.0
-    url = urlparse(_hub_endpoint())
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _looks_like_path(name: str) -> bool:
     return (
         name.startswith(("/", "./", "../", "~"))
@@ -210,17 +168,18 @@ def load_pretrained(
     except (OSError, ValueError):
         pass
     fetch = f"huggingface-cli download {name}  (or: hf download {name})"
-    if _hub_offline():
+    if hub_offline():
         raise ModelUnavailableError(
             f"{what}: {name!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set.\n"
             f"Download it on a machine with network access: {fetch}, then copy the cache "
             "(HF_HOME) here, or pass the model's directory instead of its id."
         )
-    if not _hub_reachable():
+    unreachable = probe_hub(name)
+    if unreachable is not None:
         raise ModelUnavailableError(
-            f"{what}: {name!r} is not in the local Hugging Face cache and {_hub_endpoint()} "
-            f"cannot be reached.\nDownload it where there is network access: {fetch}, "
-            "or pass the model's directory."
+            f"{what}: {name!r} is not in the local Hugging Face cache and {hub_endpoint()} "
+            f"cannot be reached ({unreachable}).\nDownload it where there is network access: "
+            f"{fetch}, or pass the model's directory."
         )
     try:
         return loader(name, **kwargs)

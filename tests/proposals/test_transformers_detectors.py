@@ -374,8 +374,8 @@ def test_missing_weights_offline_fail_fast(monkeypatch, tmp_path):
 def test_missing_weights_hub_unreachable(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(detector_module, "_hub_offline", lambda: False)
-    monkeypatch.setattr(detector_module, "_hub_reachable", lambda timeout=None: False)
+    monkeypatch.setattr(detector_module, "hub_offline", lambda: False)
+    monkeypatch.setattr(detector_module, "probe_hub", lambda repo_id, endpoint=None: "URLError: refused")
     calls = []
 
     def loader(name, **kwargs):

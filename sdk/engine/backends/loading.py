@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from tubescope.errors import ModelUnavailableError
+from tubescope.hub import hub_cache_dir, hub_endpoint, hub_offline, probe_hub
 
 __all__ = [
     "load_backend",
@@ -84,49 +85,6 @@ def adapter_for(model_type: str, model_id: str = "<model>") -> type:
     )
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _offline() -> bool:
-    return _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE")
-
-
-def _endpoint() -> str:
-    from huggingface_hub import constants
-
-    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or constants.ENDPOINT
-
-
-def _cache_dir() -> str:
-    from huggingface_hub import constants
-
-    cache = os.environ.get("HF_HUB_CACHE")
-    if cache:
-        return cache
-    home = os.environ.get("HF_HOME")
-    if home:
-        return os.path.join(home, "hub")
-    return constants.HF_HUB_CACHE
-
-
-def _probe(endpoint: str, repo_id: str) -> str | None:
-    """``None`` when the hub answers (any HTTP status), else a one-line reason. One try, no retries."""
-    import urllib.error
-    import urllib.request
-
-    timeout = float(os.environ.get("TUBESCOPE_HUB_TIMEOUT", "3"))
-    request = urllib.request.Request(f"{endpoint}/api/models/{repo_id}", method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (http(s) endpoint from config)
-            return None
-    except urllib.error.HTTPError:
-        return None  # the hub answered (401/404/...): reachable
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        return f"{type(err).__name__}: {reason}"
-
-
 def _how_to_fix(repo_id: str, cache: str) -> str:
     folder = "models--" + repo_id.replace("/", "--")
     return (
@@ -161,7 +119,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
             f"{text}: no such model directory (and not a hub id like 'org/name')"
         )
     repo_id = text
-    cache = _cache_dir()
+    cache = hub_cache_dir()
     tried: list[str] = [f"a local directory {str(path.absolute())!r}: not found"]
 
     from huggingface_hub import snapshot_download
@@ -178,7 +136,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
             return None
         return found
 
-    if _offline():
+    if hub_offline():
         found = from_cache()
         if found is not None:
             return found
@@ -187,9 +145,9 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
             f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
         )
 
-    endpoint = _endpoint()
+    endpoint = hub_endpoint()
     started = time.monotonic()
-    reason = _probe(endpoint, repo_id)
+    reason = probe_hub(repo_id, endpoint)
     if reason is not None:
         found = from_cache()
         if found is not None:
