@@ -13,7 +13,7 @@ PACKAGES="python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstrea
 
 give_up() {
     echo "system-deps: $1" >&2
-    echo "system-deps: the RTSP tests in tests/cctv will be skipped; to run them: apt-get install -y $MISSING" >&2
+    echo "system-deps: the RTSP tests in tests/integrations/cctv will be skipped; to run them: apt-get install -y $MISSING" >&2
     if [ "${SYSTEM_DEPS_STRICT:-0}" = "1" ]; then exit 1; fi
     exit 0
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import supervision as sv
-from proposal_helpers import ColourBlobDetector
+from tests.proposals.helpers import ColourBlobDetector
 
 from tubescope import Track, Video
 from tubescope.errors import ProposalError

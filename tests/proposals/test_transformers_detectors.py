@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from proposal_helpers import bert_like_tokenizer, clip_like_tokenizer
+from tests.proposals.helpers import bert_like_tokenizer, clip_like_tokenizer
 
 from tubescope import Video
 from tubescope.errors import ModelUnavailableError, ProposalError

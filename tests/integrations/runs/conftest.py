@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.helpers import Dataset, write_hcstvg
+from tests.integrations.runs.helpers import Dataset, write_hcstvg
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from tubescope.testing import TINY_FAMILIES, save_tiny_model
 
-from tests.backends.helpers import load_cpu
+from tests.engine.backends.helpers import load_cpu
 
 
 @pytest.fixture(scope="session", autouse=True)

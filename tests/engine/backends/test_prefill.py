@@ -7,7 +7,7 @@ import pytest
 import torch
 from tubescope.errors import QueryError
 
-from tests.backends.helpers import CAPTION, QUESTION, random_frames
+from tests.engine.backends.helpers import CAPTION, QUESTION, random_frames
 
 QUESTIONS = [QUESTION, CAPTION, "Is there a dog in this video?"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from eval_builders import hcstvg_raw_record, vidor_file, vidstg_entry, write_json
+from tests.eval.builders import hcstvg_raw_record, vidor_file, vidstg_entry, write_json
 
 from tubescope import Tube
 from tubescope.cli.main import cli

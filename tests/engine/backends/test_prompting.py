@@ -8,7 +8,7 @@ from tubescope.engine.backends.prefill import shared_prefix_length
 from tubescope.engine.backends.prompting import ChatTemplate, answer_token_ids, tokenize_prompt
 from tubescope.errors import ModelUnavailableError, QueryError
 
-from tests.backends.helpers import QUESTION, random_frames
+from tests.engine.backends.helpers import QUESTION, random_frames
 
 CHATML_TAIL = ("<|im_end|>", "Ċ", "<|im_start|>", "assistant", "Ċ")
 

@@ -25,7 +25,7 @@ from tubescope.integrations.runs.store import run_lock
 from tubescope.types import SubQueries
 
 from tests.engine.stub_backend import StubBackend
-from tests.runs.helpers import write_vidstg
+from tests.integrations.runs.helpers import write_vidstg
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from tubescope.engine.backends.capture import RowCapture, capturing, row_attention
 
-from tests.backends.helpers import CAPTION, QUESTION, eager_attentions, random_frames
+from tests.engine.backends.helpers import CAPTION, QUESTION, eager_attentions, random_frames
 
 TOL = 1e-5
 

@@ -13,7 +13,7 @@ from tubescope.engine.backends.loading import resolve_device, resolve_dtype
 from tubescope.errors import ModelUnavailableError
 from tubescope.testing import TINY_FAMILIES, save_tiny_model
 
-from tests.backends.helpers import QUESTION, load_cpu, random_frames
+from tests.engine.backends.helpers import QUESTION, load_cpu, random_frames
 
 MODEL = "Qwen/Qwen2-VL-2B-Instruct"
 

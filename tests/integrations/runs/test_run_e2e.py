@@ -25,7 +25,7 @@ from tubescope.cli.main import cli
 from tubescope.eval import evaluate
 from tubescope.integrations.runs import run_dataset
 
-from tests.runs.helpers import dying_stub_backend
+from tests.integrations.runs.helpers import dying_stub_backend
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

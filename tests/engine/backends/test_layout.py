@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.backends.helpers import isolate_vision_tokens, load_cpu, random_frames
+from tests.engine.backends.helpers import isolate_vision_tokens, load_cpu, random_frames
 
 # (family, frame height, frame width, cell size in pixels of one token, expected grid)
 GEOMETRY = {

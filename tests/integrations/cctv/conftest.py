@@ -108,7 +108,7 @@ def _gstreamer_missing() -> str | None:
 
 
 class RTSPServer:
-    """The loopback test camera (``tests/cctv/rtsp_server.py``) run as a subprocess."""
+    """The loopback test camera (``tests/integrations/cctv/rtsp_server.py``) run as a subprocess."""
 
     def __init__(
         self, red: str = "", fps: int = 10, t0: float | None = None, mount: str = "/cam"

@@ -14,7 +14,7 @@ from tubescope.engine.backends.pixels import (
     rescale_normalize,
 )
 
-from tests.backends.helpers import random_frames
+from tests.engine.backends.helpers import random_frames
 
 
 @pytest.mark.parametrize(("height", "width"), [(112, 112), (100, 150), (211, 97), (300, 400)])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_builders import (
+from tests.eval.builders import (
     hcstvg_raw_record,
     random_walk_boxes,
     vidor_file,
@@ -15,7 +15,7 @@ from eval_builders import (
     vidstg_tubedetr_from_official,
     write_json,
 )
-from eval_reference import (
+from tests.eval.reference import (
     stcat_evaluate,
     stcat_gt_hcstvg,
     stcat_gt_vidstg,

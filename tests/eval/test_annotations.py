@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_builders import (
+from tests.eval.builders import (
     hcstvg_raw_record,
     vidor_file,
     vidstg_entry,
