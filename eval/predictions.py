@@ -57,8 +57,9 @@ from typing import Any
 import numpy as np
 
 from tubescope.errors import PredictionError, ValidationError
-from tubescope.eval.jsonio import DuplicateKeyError, iter_jsonl, read_text, reject_duplicates
+from tubescope.jsonio import DuplicateKeyError, iter_jsonl, read_text, reject_duplicates
 from tubescope.types import GroundingResult, Tube
+from tubescope.types.boxseq import readonly
 
 __all__ = [
     "PREDICTION_FORMATS",
@@ -73,11 +74,6 @@ __all__ = [
 PREDICTION_FORMATS = ("jsonl", "hcstvg-official", "tubedetr")
 
 _JSONL_KEYS = ("video_id", "query_id", "tube", "qtype")
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,8 +140,8 @@ class Prediction:
                 object.__setattr__(self, name, str(value))
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
-        object.__setattr__(self, "frames", _readonly(frames.copy()))
-        object.__setattr__(self, "boxes", _readonly(boxes.copy()))
+        object.__setattr__(self, "frames", readonly(frames.copy()))
+        object.__setattr__(self, "boxes", readonly(boxes.copy()))
 
     def error(self, problem: str, field: str | None = None) -> PredictionError:
         """A :class:`PredictionError` located at this prediction's origin."""

@@ -53,3 +53,58 @@ def test_every_package_folder_is_listed_in_pyproject():
             parts = init.parent.relative_to(root / folder).parts
             found.add(".".join((package, *parts)))
     assert found == listed, f"not listed: {sorted(found - listed)}; listed but missing: {sorted(listed - found)}"
+
+
+def _imported_top_level_modules() -> dict[str, str]:
+    """Top-level modules the package source imports (``import x`` / ``from x import``), with one file each."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found: dict[str, str] = {}
+    for folder in ("sdk", "eval", "cli", "integrations"):
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    found.setdefault(name.split(".")[0], str(path.relative_to(root)))
+    return found
+
+
+def test_declared_dependencies_are_exactly_the_imported_ones():
+    """Every third-party import is a declared dependency and every dependency is imported.
+
+    The ``ray`` extra is checked the same way (imported only for ``--ray``); the ``dev`` extra
+    holds test tools, which the package itself never imports.
+    """
+    import importlib.metadata as md
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].strip().lower().replace("_", "-") for r in requirements}
+
+    declared = names(project["dependencies"]) | names(project["optional-dependencies"]["ray"])
+    distributions = md.packages_distributions()
+    imported: dict[str, str] = {}
+    for module, where in _imported_top_level_modules().items():
+        if module in sys.stdlib_module_names or module in ("tubescope", "__future__"):
+            continue
+        dists = distributions.get(module)
+        assert dists, f"{where} imports {module!r}, which no installed distribution provides"
+        for dist in dists:
+            imported[dist.lower().replace("_", "-")] = where
+    undeclared = {d: w for d, w in imported.items() if d not in declared}
+    unused = declared - set(imported)
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    assert not unused, f"declared in pyproject.toml but never imported: {sorted(unused)}"

@@ -48,7 +48,7 @@ from tubescope.eval.annotations.vidstg import (
     load_vidstg_official,
     load_vidstg_tubedetr,
 )
-from tubescope.eval.jsonio import read_json
+from tubescope.jsonio import read_json
 
 __all__ = [
     "ANNOTATION_FORMATS",

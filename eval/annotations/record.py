@@ -11,25 +11,14 @@ from typing import Any
 import numpy as np
 
 from tubescope.errors import AnnotationError
+from tubescope.formats import VIDEO_EXTENSIONS
+from tubescope.types.boxseq import readonly
 
 __all__ = ["DATASET_FAMILIES", "Fields", "GTQuery"]
 
 #: dataset family of every name accepted by ``--dataset``.
 DATASET_FAMILIES = {"hcstvg-v1": "hcstvg", "hcstvg-v2": "hcstvg", "vidstg": "vidstg"}
 
-#: File extensions recognised as videos (ids drop them; dataset runs look for them).
-VIDEO_EXTENSIONS = (
-    ".mp4",
-    ".mkv",
-    ".avi",
-    ".webm",
-    ".mov",
-    ".m4v",
-    ".mpg",
-    ".mpeg",
-    ".flv",
-    ".wmv",
-)
 
 
 def video_key(name: str) -> str:
@@ -44,11 +33,6 @@ def video_key(name: str) -> str:
         if lower.endswith(ext) and len(base) > len(ext):
             return base[: -len(ext)]
     return base
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,13 +115,13 @@ class GTQuery:
             raise fail(f"unknown dataset {self.dataset!r}", "dataset")
         if not (self.fps > 0 and math.isfinite(self.fps)):
             raise fail(f"fps must be positive, got {self.fps!r}", "fps")
-        object.__setattr__(self, "frames", _readonly(frames.copy()))
-        object.__setattr__(self, "boxes", _readonly(boxes.copy()))
+        object.__setattr__(self, "frames", readonly(frames.copy()))
+        object.__setattr__(self, "boxes", readonly(boxes.copy()))
         if self.end_box is not None:
             object.__setattr__(
                 self,
                 "end_box",
-                _readonly(np.asarray(self.end_box, dtype=np.float64).reshape(4).copy()),
+                readonly(np.asarray(self.end_box, dtype=np.float64).reshape(4).copy()),
             )
         if self.segment is not None:
             object.__setattr__(self, "segment", (int(self.segment[0]), int(self.segment[1])))

@@ -37,7 +37,7 @@ import numpy as np
 from tubescope.errors import AnnotationError
 from tubescope.eval.annotations.record import Fields, GTQuery, check_xywh
 from tubescope.eval.boxes import xywh_to_xyxy
-from tubescope.eval.jsonio import read_json
+from tubescope.jsonio import read_json
 
 __all__ = [
     "is_vidstg_official",

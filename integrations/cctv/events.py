@@ -42,11 +42,12 @@ from typing import Any
 
 import numpy as np
 from tubescope.errors import ValidationError
+from tubescope.eval.boxes import box_iou
 from tubescope.integrations.cctv.sources.base import isoformat_utc
 from tubescope.integrations.cctv.windows import Window
 from tubescope.types import GroundingResult
 
-__all__ = ["Event", "EventMerger", "events_from_results", "box_iou"]
+__all__ = ["Event", "EventMerger", "events_from_results"]
 
 _FIELDS = (
     "event_id",
@@ -245,18 +246,8 @@ def events_from_results(
     return out
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``[x1, y1, x2, y2]`` boxes.
-
-    Example:
-        >>> box_iou([0, 0, 10, 10], [5, 0, 15, 10])
-        0.3333333333333333
-    """
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def _pair_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(box_iou(np.asarray([a], dtype=np.float64), np.asarray([b], dtype=np.float64))[0])
 
 
 def _same_target(a: Event, b: Event, iou: float) -> bool:
@@ -275,9 +266,9 @@ def _same_target(a: Event, b: Event, iou: float) -> bool:
     common = [f for f in b.frames if f in boxes_a]
     if common:
         boxes_b = dict(zip(b.frames, b.boxes))
-        return float(np.mean([box_iou(boxes_a[f], boxes_b[f]) for f in common])) >= iou
+        return float(np.mean([_pair_iou(boxes_a[f], boxes_b[f]) for f in common])) >= iou
     first, second = (a, b) if a.frames[-1] < b.frames[0] else (b, a)
-    return box_iou(first.boxes[-1], second.boxes[0]) >= iou
+    return _pair_iou(first.boxes[-1], second.boxes[0]) >= iou
 
 
 def _merge(a: Event, b: Event) -> Event:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval.annotations import GTQuery
-from tubescope.eval.annotations.record import VIDEO_EXTENSIONS
+from tubescope.formats import VIDEO_EXTENSIONS
 
 __all__ = [
     "RunError",

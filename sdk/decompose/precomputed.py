@@ -16,7 +16,6 @@ Our format, keyed by the query text (optionally ``"<video_id>::<query>"`` to dis
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from tubescope.decompose.base import check_query
 from tubescope.errors import QueryError
+from tubescope.jsonio import read_json
 from tubescope.types import SubQueries
 
 __all__ = ["PrecomputedDecomposer", "FAILED_SENTINEL"]
@@ -69,12 +69,11 @@ class PrecomputedDecomposer:
             data = source
         else:
             self.path = Path(source)
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise QueryError(f"{self.path}: decomposition file not found") from None
-            except json.JSONDecodeError as err:
-                raise QueryError(f"{self.path}: not valid JSON ({err})") from None
+            data = read_json(
+                self.path,
+                lambda problem: QueryError(f"{self.path}: {problem}"),
+                missing="decomposition file not found",
+            )
         if not isinstance(data, Mapping):
             raise QueryError(f"{self.path}: expected a JSON object keyed by video or query")
         self._by_video: dict[str, SubQueries] = {}

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tubescope.errors import ProposalError
+from tubescope.eval.boxes import box_iou
 from tubescope.proposals.base import select_tracks
 from tubescope.types import Track
 
@@ -164,14 +165,6 @@ def _components(
     return comps[: cfg.max_per_frame]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _link(
     per_frame: list[tuple[int, list[_Component]]], width: int, height: int, cfg: AttentionConfig
 ) -> list[_Chain]:
@@ -189,7 +182,7 @@ def _link(
                 pred = chain.predicted(frame, cfg.motion)
                 pc = (pred[:2] + pred[2:]) / 2
                 for j, comp in enumerate(comps):
-                    iou = _iou(pred, comp.box)
+                    iou = float(box_iou(pred[None], comp.box[None])[0])
                     dist = float(np.hypot(*((comp.box[:2] + comp.box[2:]) / 2 - pc))) / diagonal
                     if iou >= cfg.min_iou or dist <= cfg.max_centre_distance:
                         cost[i, j] = (1.0 - iou) + dist

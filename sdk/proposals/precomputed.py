@@ -62,6 +62,7 @@ import numpy as np
 
 from tubescope.durable import atomic_write_text
 from tubescope.errors import ProposalError, ValidationError
+from tubescope.jsonio import read_json
 from tubescope.proposals.base import VideoCache, check_tracks_fit_video, select_tracks
 from tubescope.types import Track
 from tubescope.types.track import check_rle
@@ -92,17 +93,9 @@ OFFICIAL_TRACK_FIELDS = (
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise ProposalError(f"{path}: no such proposal file") from None
-    except IsADirectoryError:
-        raise ProposalError(f"{path}: is a directory, expected a proposal JSON file") from None
-    except json.JSONDecodeError as err:
-        raise ProposalError(f"{path}: not valid JSON ({err})") from None
-    except UnicodeDecodeError as err:
-        raise ProposalError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    return read_json(
+        path, lambda problem: ProposalError(f"{path}: {problem}"), missing="no such proposal file"
+    )
 
 
 # ---------------------------------------------------------------------------- our format

@@ -12,6 +12,7 @@ import numpy as np
 
 from tubescope.errors import ValidationError
 from tubescope.types.boxseq import check_frames, check_keys, check_optional_float, readonly
+from tubescope.types.schema import SCHEMA_VERSION, check_schema_version
 from tubescope.types.tube import Tube, check_track_id
 
 __all__ = ["GroundingResult", "SubQueries", "RESULT_JSON_FIELDS"]
@@ -192,6 +193,7 @@ class GroundingResult:
     def to_dict(self, *, include_maps: bool = True) -> dict[str, Any]:
         """The GroundingResult JSON object; ``tube`` follows the Tube JSON schema."""
         return {
+            "schema_version": SCHEMA_VERSION,
             "query": self.query,
             "tube": None if self.tube is None else self.tube.to_dict(),
             "video": self.video,
@@ -214,6 +216,9 @@ class GroundingResult:
     @classmethod
     def from_dict(cls, data: Any) -> GroundingResult:
         """Build a result from its JSON object; unknown fields raise ValidationError."""
+        if isinstance(data, Mapping) and "schema_version" in data:
+            check_schema_version(data, "GroundingResult")
+            data = {k: v for k, v in data.items() if k != "schema_version"}
         check_keys(data, RESULT_JSON_FIELDS[:1], RESULT_JSON_FIELDS[1:], "GroundingResult")
         values = {name: data[name] for name in RESULT_JSON_FIELDS if name in data}
         for name in ("track_scores", "stats", "meta"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,20 +23,6 @@ if TYPE_CHECKING:  # supervision is only imported when detections are asked for
     import supervision as sv
 
 __all__ = ["Tube", "TUBE_JSON_FIELDS"]
-
-#: Fields of the public Tube JSON schema, in the order they are written.
-TUBE_JSON_FIELDS = (
-    "start_frame",
-    "end_frame",
-    "frames",
-    "boxes",
-    "fps",
-    "start_time",
-    "end_time",
-    "score",
-    "track_id",
-)
-
 
 def check_track_id(value: Any, field_name: str = "track_id") -> int | str | None:
     """Track ids are ints, strings or None."""
@@ -98,17 +84,18 @@ class Tube:
         end_time = check_optional_float(self.end_time, "end_time")
         if start_time is not None and end_time is not None and end_time < start_time:
             raise ValidationError(f"end_time {end_time} precedes start_time {start_time}", "end_time")
-        for name, value in (
-            ("start_frame", start),
-            ("end_frame", end),
-            ("frames", frames),
-            ("boxes", boxes),
-            ("fps", fps),
-            ("start_time", start_time),
-            ("end_time", end_time),
-            ("score", check_optional_float(self.score, "score")),
-            ("track_id", check_track_id(self.track_id)),
-        ):
+        checked = dict(
+            start_frame=start,
+            end_frame=end,
+            frames=frames,
+            boxes=boxes,
+            fps=fps,
+            start_time=start_time,
+            end_time=end_time,
+            score=check_optional_float(self.score, "score"),
+            track_id=check_track_id(self.track_id),
+        )
+        for name, value in checked.items():
             object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ queries
@@ -187,22 +174,13 @@ class Tube:
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
         """The public Tube JSON object (plain Python types)."""
-        return {
-            "start_frame": self.start_frame,
-            "end_frame": self.end_frame,
-            "frames": self.frames.tolist(),
-            "boxes": self.boxes.tolist(),
-            "fps": self.fps,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "score": self.score,
-            "track_id": self.track_id,
-        }
+        values = {name: getattr(self, name) for name in TUBE_JSON_FIELDS}
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in values.items()}
 
     @classmethod
     def from_dict(cls, data: Any) -> Tube:
         """Build a tube from its JSON object; unknown or missing fields raise ValidationError."""
-        check_keys(data, TUBE_JSON_FIELDS[:4], TUBE_JSON_FIELDS[4:], "Tube")
+        check_keys(data, TUBE_JSON_REQUIRED, TUBE_JSON_FIELDS[len(TUBE_JSON_REQUIRED):], "Tube")
         return cls(**{name: data[name] for name in TUBE_JSON_FIELDS if name in data})
 
     def to_json(self, **kwargs: Any) -> str:
@@ -237,3 +215,8 @@ class Tube:
             f"fps={self.fps}, score={self.score}, track_id={self.track_id!r})"
         )
 
+
+#: Fields of the public Tube JSON schema, in the order they are written: the dataclass fields.
+TUBE_JSON_FIELDS = tuple(f.name for f in fields(Tube))
+#: the fields a Tube JSON object must have (the rest may be missing or null).
+TUBE_JSON_REQUIRED = TUBE_JSON_FIELDS[:4]

@@ -295,3 +295,21 @@ def test_grounding_result_allows_repeated_sampled_frames():
 def test_grounding_result_rejects_unknown_json_field():
     with pytest.raises(ValidationError, match="unknown field"):
         GroundingResult.from_dict({"query": "x", "answer": 1})
+
+
+def test_grounding_result_json_carries_its_schema_version():
+    from tubescope.types.schema import SCHEMA_VERSION
+
+    result = GroundingResult(query="the dog", tube=Tube(0, 2, frames=[0], boxes=[[0, 0, 1, 1]]))
+    data = result.to_dict()
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert GroundingResult.from_dict(data) == result
+    old = {k: v for k, v in data.items() if k != "schema_version"}  # written before the field
+    assert GroundingResult.from_dict(old) == result
+
+
+def test_grounding_result_from_a_newer_schema_is_refused_in_one_line():
+    data = GroundingResult(query="the dog").to_dict()
+    data["schema_version"] = 99
+    with pytest.raises(ValidationError, match="schema_version: .*newer tubescope .*schema version 99"):
+        GroundingResult.from_dict(data)

@@ -45,6 +45,8 @@ from typing import Any
 
 from tubescope.durable import atomic_write_text
 from tubescope.errors import VideoError
+from tubescope.formats import VIDEO_EXTENSIONS
+from tubescope.jsonio import read_json
 from tubescope.integrations.cctv.errors import SourceNotFoundError, StateFileError
 from tubescope.integrations.cctv.sources.base import (
     LiveFrame,
@@ -60,7 +62,7 @@ __all__ = ["FolderSource", "FolderState", "VIDEO_PATTERNS", "STATE_FILE_NAME"]
 log = logging.getLogger("tubescope.cctv")
 
 #: File name patterns a folder source looks at by default.
-VIDEO_PATTERNS = ("*.mp4", "*.mkv", "*.avi", "*.mov", "*.ts", "*.m4v", "*.webm", "*.dav", "*.flv")
+VIDEO_PATTERNS = tuple(f"*{ext}" for ext in VIDEO_EXTENSIONS)
 #: Default name of the state file inside the watched folder.
 STATE_FILE_NAME = ".tubescope-state.json"
 _STATE_VERSION = 1
@@ -94,12 +96,12 @@ class FolderState:
             self._load()
 
     def _load(self) -> None:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise StateFileError(
-                self.path, f"unreadable state file ({err}); delete it to process every file again"
-            ) from None
+        data = read_json(
+            self.path,
+            lambda problem: StateFileError(
+                self.path, f"unreadable state file ({problem}); delete it to process every file again"
+            ),
+        )
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
             raise StateFileError(
                 self.path,

@@ -17,7 +17,6 @@ was tried, and how to make it available. The family is detected from ``config.js
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import torch
 from tubescope.errors import ModelUnavailableError
+from tubescope.jsonio import read_json
 from tubescope.hub import hub_cache_dir, hub_endpoint, hub_offline, probe_hub
 
 __all__ = [
@@ -219,11 +219,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
 
 def _read_config(directory: Path, model_id: str) -> dict[str, Any]:
     path = directory / "config.json"
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ModelUnavailableError(f"{model_id}: cannot read {path}: {err}") from err
+    config = read_json(path, lambda problem: ModelUnavailableError(f"{model_id}: {path}: {problem}"))
     if not isinstance(config, dict) or "model_type" not in config:
         raise ModelUnavailableError(f"{model_id}: {path} has no 'model_type' field")
     return config

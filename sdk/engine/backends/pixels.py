@@ -23,13 +23,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tubescope.errors import ModelUnavailableError
+from tubescope.jsonio import read_json
 
 __all__ = [
     "PreprocessorConfig",
@@ -80,8 +82,7 @@ class PreprocessorConfig:
         for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
             path = os.path.join(os.fspath(directory), name)
             if os.path.isfile(path):
-                with open(path, encoding="utf-8") as handle:
-                    data = json.load(handle)
+                data = read_json(path, lambda problem, path=path: ModelUnavailableError(f"{path}: {problem}"))
                 if not isinstance(data, dict):
                     raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
                 merged.update({k: v for k, v in data.items() if v is not None})
