@@ -42,6 +42,7 @@ from tubescope.engine.backends.base import unreverse_grid
 from tubescope.engine.config import GrounderConfig
 from tubescope.engine.lra import yes_no_margin
 from tubescope.engine.relative import choose_token, relative_attention
+from tubescope.engine.geometry import GridGeometry
 from tubescope.engine.spatial import score_tracks, track_coverage
 from tubescope.engine.temporal import frame_scores, select_span, span_to_frames
 from tubescope.grounder import Grounder
@@ -132,7 +133,7 @@ class NaivePipeline:
         temporal, _, _ = self._map(frames, act_q, False)
         spatial_frames = (spatial + reverse)[layout.group_of_frame]
         temporal_frames = temporal[layout.group_of_frame]
-        coverages = [track_coverage(t, sampled, video.width, video.height, layout.rows, layout.cols) for t in tracks]
+        coverages = [track_coverage(t, sampled, GridGeometry(layout.rows, layout.cols, video.width, video.height)) for t in tracks]
         best = int(np.argmax(score_tracks(spatial_frames, coverages)))
         raw = frame_scores(temporal_frames, coverages[best])
         first, last = select_span(raw / (raw.max() + 1e-4), cfg.temporal_strategy, cfg.temporal_k)

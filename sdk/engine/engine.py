@@ -1,6 +1,6 @@
 """The grounding engine: DSTH with LRA and TAS over one encoded video.
 
-For one query on a video whose sampled frames were encoded once (research/method.md §1, §11):
+For one query on a video whose sampled frames were encoded once (README "The method in brief"):
 
 * **spatial** — learn a prompt for the attribute question (LRA), read the relative attention
   map of the grounding token, do the same on the frame-reversed tokens with their own prompt
@@ -26,6 +26,7 @@ import torch
 
 from tubescope.engine.backends.base import Backend, PrefillOutput, VisualTokens, unreverse_grid
 from tubescope.engine.config import GrounderConfig, layer_window
+from tubescope.engine.geometry import GridGeometry
 from tubescope.engine.lra import LRAResult, learn_visual_prompt, yes_no_margin
 from tubescope.engine.relative import TokenChoice, choose_token, relative_attention
 from tubescope.engine.spatial import score_tracks, track_coverage
@@ -47,6 +48,12 @@ class EncodedVideo:
     span: tuple[int, int] | None = None  # where the frames were sampled; None: the whole video
     reversed: VisualTokens | None = None
     caption_cache: dict[bool, PrefillOutput] = field(default_factory=dict)
+
+    @property
+    def geometry(self) -> GridGeometry:
+        """Where the token grid's cells lie on the original frames."""
+        layout = self.visual.layout
+        return GridGeometry(layout.rows, layout.cols, self.width, self.height, self.visual.view)
 
     def tokens(self, reverse: bool) -> VisualTokens:
         if not reverse:
@@ -209,10 +216,8 @@ class Engine:
         spatial_frames = spatial_grid[layout.group_of_frame]
         temporal_frames = temporal.grid[layout.group_of_frame]
         tracks = list(tracks(spatial_frames) if callable(tracks) else tracks)
-        coverages = [
-            track_coverage(t, encoded.frame_indices, encoded.width, encoded.height, layout.rows, layout.cols)
-            for t in tracks
-        ]
+        geometry = encoded.geometry
+        coverages = [track_coverage(t, encoded.frame_indices, geometry) for t in tracks]
         scores = score_tracks(spatial_frames, coverages)
         confidence = math.sqrt(_sigmoid(spatial.margin) * _sigmoid(temporal.margin))
         maps = {"spatial": spatial_frames.astype(np.float32), "temporal": temporal_frames.astype(np.float32)}

@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tubescope.engine.geometry import FULL_VIEW, check_view
+
 if TYPE_CHECKING:
     import torch
 
@@ -169,6 +171,10 @@ class VisualTokens:
         frame_indices: the video frames that were encoded, ``(num_frames,)``.
         reversed: True for the frame-reversed copy made by :meth:`reversed_frames`.
         extra: backend-private data (grid sizes, rope inputs, ...).
+        view: the part of the input frames the token grid covers, ``(x0, y0, x1, y1)`` in
+            fractions of the frame's width and height (see :mod:`tubescope.engine.geometry`):
+            ``(0, 0, 1, 1)`` when the whole frame is resized onto the grid; a centre crop of a
+            16:9 frame to a square is ``(0.21875, 0, 0.78125, 1)``; padding extends past 0..1.
     """
 
     embeds: torch.Tensor
@@ -176,8 +182,10 @@ class VisualTokens:
     frame_indices: np.ndarray
     reversed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    view: tuple[float, float, float, float] = FULL_VIEW
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "view", check_view(self.view))
         if self.embeds.ndim != 2 or self.embeds.shape[0] != self.layout.num_tokens:
             raise ValueError(
                 f"embeds must be (num_tokens={self.layout.num_tokens}, hidden), got {tuple(self.embeds.shape)}"
