@@ -29,7 +29,7 @@ from tubescope.decompose import Decomposer, PrecomputedDecomposer, RuleDecompose
 from tubescope.engine.backends.base import Backend
 from tubescope.engine.config import GrounderConfig, preset as make_preset
 from tubescope.engine.engine import EncodedVideo, Engine, QueryOutcome
-from tubescope.errors import VideoError
+from tubescope.errors import QueryError, VideoError
 from tubescope.proposals import bind_query, check_tracks_fit_video
 from tubescope.types import GroundingResult, SubQueries, Track
 from tubescope.video import Video
@@ -141,6 +141,11 @@ class Grounder:
         ``span`` = ``(start, end)`` samples frames only inside ``[start, end)`` (e.g. a VidSTG
         segment) and keeps the tube inside it.
         """
+        if isinstance(queries, str):
+            raise QueryError(
+                f"ground_many takes a list of queries, got the single string {queries!r}: "
+                f"use ground(video, {queries!r}) or ground_many(video, [{queries!r}])"
+            )
         texts = [check_query(q) for q in queries]
         notify = progress or (lambda stage: None)
         started = time.perf_counter()

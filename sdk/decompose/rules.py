@@ -19,6 +19,7 @@ back to the full query.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from tubescope.decompose.base import check_query
 from tubescope.types import SubQueries
@@ -75,7 +76,9 @@ _PARTICIPLE_OPENERS = {"wearing", "dressed", "holding", "carrying", "sitting", "
                        "kneeling", "squatting", "driving", "pushing", "pulling", "eating", "drinking",
                        "reading", "watching", "looking", "hiding", "named", "called", "clad"}
 _QUESTION_SUBJECTS = {"who": "Someone", "what": "Something", "which": "Something", "whom": "Someone"}
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
+# a word is letters/digits of any script (``[^\W_]``), joined by hyphens or apostrophes (’ too);
+# anything else that is not a space (punctuation, emoji) is a token of its own
+_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*|[^\s\w]|_")
 
 
 def _lemma(word: str) -> str | None:
@@ -110,7 +113,12 @@ def _finite(word: str, plural_subject: bool) -> bool:
 
 
 def _is_word(token: str) -> bool:
-    return bool(re.match(r"[A-Za-z0-9]", token))
+    return bool(re.match(r"[^\W_]", token))
+
+
+def _is_symbol(token: str) -> bool:
+    """An emoji or other symbol (Unicode category S*), as opposed to punctuation."""
+    return bool(token) and unicodedata.category(token[0]).startswith("S")
 
 
 class _Parser:
@@ -133,8 +141,8 @@ class _Parser:
         while self.i < len(self.tokens):
             w = self.peek()
             if not _is_word(self.tokens[self.i]):
-                if w in ("'", "-") and self.i > start:
-                    self.i += 1
+                if (w in ("'", "-") or _is_symbol(w)) and self.i > start:
+                    self.i += 1  # "the dog 🐕 runs": an emoji or symbol stays in the phrase
                     continue
                 break
             after_modifier = self.i > start and (
@@ -210,13 +218,21 @@ class _Parser:
         return None
 
 
-def _detokenize(tokens: list[str]) -> str:
-    text = ""
-    for token in tokens:
-        if text and (_is_word(token) or token in "([\"") and not text.endswith(("-", "'", "(", "[")):
-            text += " "
-        text += token
-    return text.replace(" 's", "'s").strip()
+class _Tokens(list):
+    """The query's tokens, remembering where each one stands in the query text."""
+
+    def __init__(self, text: str) -> None:
+        matches = list(_WORD.finditer(text))
+        super().__init__(m.group(0) for m in matches)
+        self.text = text
+        self.spans = [m.span() for m in matches]
+
+    def text_of(self, start: int, end: int | None = None) -> str:
+        """The query text from token ``start`` to token ``end`` (exclusive), spacing as written."""
+        end = len(self) if end is None else end
+        if start >= end:
+            return ""
+        return self.text[self.spans[start][0] : self.spans[end - 1][1]]
 
 
 def split_sentence(query: str) -> tuple[str | None, str | None]:
@@ -229,34 +245,33 @@ def split_sentence(query: str) -> tuple[str | None, str | None]:
         (None, 'Someone is holding the red ball.')
     """
     text = check_query(query)
-    tokens = _WORD.findall(text)
+    tokens = _Tokens(text)
     low = [t.lower() for t in tokens]
     if low and low[0] in _QUESTION_SUBJECTS:
-        rest = _detokenize(tokens[1:]).rstrip("?.! ")
+        rest = tokens.text_of(1).rstrip("?.! ")
         return None, f"{_QUESTION_SUBJECTS[low[0]]} {rest}." if rest else None
-    if low[:2] in (["there", "is"], ["there", "are"], ["there", "was"], ["there", "were"]):
-        tokens, low = tokens[2:], low[2:]
-    parser = _Parser(tokens)
+    skip = 2 if low[:2] in (["there", "is"], ["there", "are"], ["there", "was"], ["there", "were"]) else 0
+    parser = _Parser(list(tokens[skip:]))
     bounds = parser.parse()
     head = parser.head
     if head is None:
         return None, None
-    subject = _detokenize(tokens[: bounds[0] if bounds else len(tokens)]).rstrip(",.?! ")
+    subject = tokens.text_of(skip, skip + bounds[0] if bounds else None).rstrip(",.?! ")
     attribute = subject[:1].lower() + subject[1:]
     if bounds is None:
-        relative = next((k for k, w in enumerate(low) if w in _RELATIVES and k > 0), None)
+        relative = next((k for k, w in enumerate(low) if w in _RELATIVES and k > skip), None)
         if relative is not None and relative + 1 < len(tokens):
             # "the woman who sits down" -> "The woman sits down."
-            predicate = _detokenize(tokens[relative + 1 :]).rstrip(".?! ")
+            predicate = tokens.text_of(relative + 1).rstrip(".?! ")
             return attribute, f"The {head.lower()} {predicate}."
-        participle = next((k for k, w in enumerate(low) if w.endswith("ing") and _lemma(w)), None)
+        participle = next((k for k, w in enumerate(low) if k >= skip and w.endswith("ing") and _lemma(w)), None)
         if participle is None:
             return attribute, None
         # "a dog running on the grass" -> "The dog is running on the grass."
-        predicate = _detokenize(tokens[participle:]).rstrip(".?! ")
+        predicate = tokens.text_of(participle).rstrip(".?! ")
         verb = "are" if parser.plural else "is"
         return attribute, f"The {head.lower()} {verb} {predicate}."
-    predicate = _detokenize(tokens[bounds[1] :]).strip()
+    predicate = tokens.text_of(skip + bounds[1]).strip()
     predicate = predicate.lstrip(", ")
     if not predicate.endswith((".", "!", "?")):
         predicate += "."

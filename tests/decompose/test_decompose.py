@@ -207,3 +207,31 @@ def test_parse_answer_ignores_trailing_chatter():
 def test_mllm_decomposer_needs_a_generator():
     with pytest.raises(TypeError, match="cannot generate text"):
         MLLMDecomposer(object())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "la femme à vélo",  # French
+        "Die Frau mit dem Fahrrad fährt weg.",  # German
+        "El niño español corre hacia la pelota.",  # Spanish
+        "穿红衣服的男人坐下了",  # Chinese, no spaces
+        "Le garçon au café s’assoit.",  # typographic apostrophe
+    ],
+)
+def test_rule_splitter_never_changes_the_words_of_non_english_queries(query):
+    """Whatever it splits (or not), every part is the query's own text, accents and spacing kept."""
+    attribute, action = split_sentence(query)
+    if attribute is not None:
+        assert query.lower().startswith(attribute.lower())
+    if action is not None:  # "The <head> <predicate>": every predicate word is the query's own
+        assert all(word in query for word in action.rstrip(".").split()[2:])
+
+
+def test_rule_splitter_keeps_accented_words_whole_in_english_sentences():
+    assert split_sentence("The man in the café sits down.") == ("the man in the café", "The man sits down.")
+    assert split_sentence("la femme à vélo") == ("la femme à vélo", None)  # once "la femmeà vé lo"
+
+
+def test_rule_splitter_keeps_emoji_in_the_noun_phrase():
+    assert split_sentence("The dog 🐕 runs to the ball.") == ("the dog 🐕", "The dog runs to the ball.")

@@ -110,6 +110,13 @@ def test_empty_query(clip, query):
         grounder.ground(clip.path, query)
 
 
+def test_ground_many_refuses_a_bare_string_instead_of_grounding_its_letters(clip):
+    backend, grounder = make_grounder(clip)
+    with pytest.raises(QueryError, match=r"ground_many takes a list of queries, got the single string 'dog'"):
+        grounder.ground_many(clip.path, "dog")
+    assert grounder.engine.stats["vision_encodes"] == 0  # refused before any work
+
+
 def test_video_with_fewer_frames_than_requested(clip):
     _, grounder = make_grounder(clip, config=CONFIG.replace(num_frames=60))
     with pytest.raises(VideoError, match="has 40 frames, fewer than the 60"):
