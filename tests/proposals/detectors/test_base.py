@@ -93,3 +93,28 @@ def test_broken_model_directory(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ModelUnavailableError, match="cannot load from the directory"):
         GroundingDinoDetector(tmp_path, prompt="person").load()
+
+
+def test_import_paths_of_before_the_split_keep_working():
+    import tubescope.grounder
+    from tubescope.proposals import ProposalSource, detectors
+    from tubescope.proposals.detector import (
+        GROUNDING_DINO_DEFAULT,
+        OWLV2_DEFAULT,
+        Detector,
+        DetectorProposals,
+        GroundingDinoDetector,
+        Owlv2Detector,
+        load_pretrained,
+        rescale_boxes,
+    )
+
+    assert GroundingDinoDetector is detectors.GroundingDinoDetector
+    assert Owlv2Detector is detectors.Owlv2Detector and Detector is detectors.Detector
+    assert (rescale_boxes, load_pretrained) == (detectors.rescale_boxes, detectors.load_pretrained)
+    assert (GROUNDING_DINO_DEFAULT, OWLV2_DEFAULT) == (
+        "IDEA-Research/grounding-dino-tiny",
+        "google/owlv2-base-patch16-ensemble",
+    )
+    assert DetectorProposals.__module__ == "tubescope.proposals.detector"
+    assert tubescope.grounder.TrackSource is ProposalSource
