@@ -45,16 +45,23 @@ def read_results(path: Path) -> list:
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output video (H.264 .mp4).")
 @click.option("--no-heatmap", is_flag=True, help="Do not overlay attention maps even when the result has them.")
-def render_command(video: Path, result: Path, out: Path, no_heatmap: bool) -> None:
+@click.option("--force", is_flag=True, help="Draw results whose 'video' field names another file.")
+def render_command(video: Path, result: Path, out: Path, no_heatmap: bool, force: bool) -> None:
     """Draw the tubes of RESULT (a GroundingResult JSON, list or JSONL) on VIDEO."""
-    from tubescope.render import render_result
+    from tubescope.render import render_result, video_mismatch
     from tubescope.video import Video
 
     quiet_ffmpeg()
     results = read_results(result)
-    with Video(video) as opened, frame_progress("render", opened.frame_count) as advance:
-        try:
-            render_result(opened, results, out, heatmap=not no_heatmap, progress=advance)
-        except ValidationError as err:
-            raise ValidationError(f"{err} — does {result} belong to {video}?") from None
+    with Video(video) as opened:
+        for k, item in enumerate(results):
+            mismatch = None if force else video_mismatch(item, opened)
+            if mismatch is not None:
+                where = f"{result}" if len(results) == 1 else f"{result} entry {k}"
+                raise ValidationError(f"{mismatch}; pass --force to draw it anyway", where)
+        with frame_progress("render", opened.frame_count) as advance:
+            try:
+                render_result(opened, results, out, heatmap=not no_heatmap, progress=advance, force=True)
+            except ValidationError as err:
+                raise ValidationError(f"{err} — does {result} belong to {video}?") from None
     click.echo(f"wrote {out} ({opened.frame_count} frames, {opened.width}x{opened.height})")

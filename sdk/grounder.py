@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from tubescope.engine.backends.base import Backend
 from tubescope.engine.config import GrounderConfig, preset as make_preset
 from tubescope.engine.engine import EncodedVideo, Engine, QueryOutcome
 from tubescope.errors import QueryError, VideoError
-from tubescope.proposals import bind_query, check_tracks_fit_video
+from tubescope.proposals import ProposalSource, bind_query, check_tracks_fit_video
 from tubescope.types import GroundingResult, SubQueries, Track
 from tubescope.video import Video
 
@@ -39,13 +39,9 @@ __all__ = ["Grounder", "TrackSource"]
 VideoLike = str | os.PathLike[str] | Video | np.ndarray
 
 
-@runtime_checkable
-class TrackSource(Protocol):
-    """Anything that gives candidate tracks for a video (see ``tubescope.proposals``)."""
-
-    name: str
-
-    def tracks(self, video: Video, frames: Sequence[int] | None = None) -> list[Track]: ...
+#: The protocol of candidate-track sources; an alias of
+#: :class:`tubescope.proposals.ProposalSource`, kept for earlier imports.
+TrackSource = ProposalSource
 
 
 class _FixedTracks:
@@ -67,9 +63,11 @@ class Grounder:
         model: a model id or local checkpoint directory (loaded with
             ``tubescope.engine.backends.load_backend``), or a ready :class:`Backend`.
         proposals: where candidate tracks come from: a list of :class:`Track`, a
-            :class:`TrackSource`, a spec string (``"precomputed:PATH"``, ``"detector:grounding-dino"``,
-            ``"detector:owlv2"``, ``"attention"``), or None for tracks derived from the
-            attention maps themselves (no detector at all).
+            :class:`~tubescope.proposals.ProposalSource`, a detector callable, a spec string
+            (``"precomputed:PATH"``, ``"detector:grounding-dino"``, ``"detector:owlv2"``,
+            ``"attention"``: :func:`tubescope.proposals.resolve_proposals`), or None for
+            tracks derived from the attention maps themselves (no detector at all). It is
+            checked before the model loads.
         decomposer: ``"rules"``, ``"mllm"`` (the loaded model, when it can generate text), a
             path to a precomputed JSON, a :class:`Decomposer`, or None (``"mllm"`` when
             available, else ``"rules"``).
@@ -83,7 +81,7 @@ class Grounder:
         self,
         model: str | os.PathLike[str] | Backend,
         *,
-        proposals: Sequence[Track] | TrackSource | str | None = None,
+        proposals: Sequence[Track] | ProposalSource | str | None = None,
         decomposer: Decomposer | str | os.PathLike[str] | None = None,
         config: GrounderConfig | None = None,
         preset: str = "default",
@@ -91,6 +89,7 @@ class Grounder:
         device: str = "auto",
         dtype: str = "auto",
     ) -> None:
+        source = _resolve_proposals(proposals)  # a bad spec fails before the model loads
         if isinstance(model, (str, os.PathLike)):
             from tubescope.engine.backends import detect_family, load_backend
 
@@ -103,7 +102,7 @@ class Grounder:
         self.backend = backend
         self.config = config
         self.engine = Engine(backend, config)
-        self.proposals = _resolve_proposals(proposals)
+        self.proposals = source
         self.decomposer = _resolve_decomposer(decomposer, backend)
 
     # ------------------------------------------------------------------ public
@@ -271,15 +270,13 @@ def _resolve_proposals(proposals: Any) -> Any:
 
     if proposals is None:
         return AttentionProposals()
-    if isinstance(proposals, TrackSource):
-        return proposals
-    if isinstance(proposals, str):
+    if isinstance(proposals, (str, ProposalSource)) or callable(proposals):
         return resolve_proposals(proposals)
     if isinstance(proposals, Sequence) and all(isinstance(t, Track) for t in proposals):
         return _FixedTracks(proposals)
     raise TypeError(
-        "proposals must be a list of Track, a proposal source, a spec string "
-        f"('precomputed:PATH', 'detector:grounding-dino', 'attention') or None; got {type(proposals).__name__}"
+        "proposals must be a list of Track, a proposal source, a detector callable, a spec string "
+        f"('precomputed:PATH', 'detector:NAME[@MODEL]', 'attention') or None; got {type(proposals).__name__}"
     )
 
 

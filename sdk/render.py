@@ -1,11 +1,16 @@
 """Rendering grounding results onto the video with supervision annotators.
 
 Every output frame is the input frame with, inside each result's span, the tube's box, a
-label (the query and the confidence) and a trace of the box centre; along the bottom edge, a
-timeline bar of the per-frame temporal scores with the chosen span highlighted and a playhead;
-and, when a result carries attention maps and ``heatmap=True``, the spatial map blended over
-the frame. The output is H.264 (browser-playable) with the input's frame count, timestamps
-and size, and no audio. Frames are streamed: memory stays bounded on long videos.
+label (the query and the confidence, kept inside the frame) and a trace of the box centre;
+along the bottom edge, a timeline bar of the per-frame temporal scores with the chosen span
+highlighted and a playhead; and, when a result carries attention maps and ``heatmap=True``,
+the spatial map tinting the regions the model attends to (cells at or above half the frame's
+peak; the rest of the frame keeps its pixels). Text size, line widths and the timeline's
+height follow the frame's size (:class:`Style`, from supervision's
+``calculate_optimal_text_scale`` and ``calculate_optimal_line_thickness``), so labels stay
+readable from 320x240 to 4000x3000. A result whose ``video`` names another file is refused
+unless ``force=True``. The output is H.264 (browser-playable) with the input's frame count,
+timestamps and size, and no audio. Frames are streamed: memory stays bounded on long videos.
 
 Example:
     >>> import os, tempfile
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +39,87 @@ from tubescope.types import GroundingResult
 from tubescope.video import Video
 from tubescope.videowrite import VideoWriter
 
-__all__ = ["render_result", "Renderer", "TIMELINE_HEIGHT", "check_matches_video"]
+__all__ = [
+    "render_result",
+    "Renderer",
+    "Style",
+    "TIMELINE_HEIGHT",
+    "HEATMAP_THRESHOLD",
+    "check_matches_video",
+    "video_mismatch",
+]
 
-#: Height in pixels of the timeline bar drawn along the bottom of every frame.
+#: Height in pixels of the timeline bar on small frames (it grows with the frame, see Style).
 TIMELINE_HEIGHT = 18
+#: Heat-map cells below this fraction of the frame's peak are not attended: left untinted.
+HEATMAP_THRESHOLD = 0.5
 _COLOURS = ["#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#bf5af2", "#64d2ff"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """Sizes of what is drawn, in pixels of the frame (text scale in OpenCV font units).
+
+    :meth:`for_frame` scales them with the frame's shorter side, starting from supervision's
+    ``calculate_optimal_text_scale`` (0.001 per pixel) and ``calculate_optimal_line_thickness``,
+    with floors that keep small frames readable.
+
+    Example:
+        >>> from tubescope.render import Style
+        >>> Style.for_frame(320, 240).timeline_height, Style.for_frame(3840, 2160).timeline_height
+        (18, 76)
+        >>> Style.for_frame(320, 240).line_thickness, Style.for_frame(3840, 2160).line_thickness
+        (2, 6)
+    """
+
+    text_scale: float
+    text_thickness: int
+    text_padding: int
+    line_thickness: int
+    timeline_height: int
+
+    @classmethod
+    def for_frame(cls, width: int, height: int) -> Style:
+        """The style for a ``width x height`` frame."""
+        import supervision as sv
+
+        short = min(width, height)
+        scale = max(0.45, float(sv.calculate_optimal_text_scale((width, height))))
+        line = max(int(sv.calculate_optimal_line_thickness((width, height))), round(short / 360))
+        return cls(
+            text_scale=round(scale, 3),
+            text_thickness=max(1, round(scale * 1.5)),
+            text_padding=max(4, round(scale * 9)),
+            line_thickness=line,
+            timeline_height=max(TIMELINE_HEIGHT, round(short * 0.035)),
+        )
+
+
+def video_mismatch(result: GroundingResult, video: Video) -> str | None:
+    """Why ``result`` was not grounded on ``video`` by its name (``result.video``), or None.
+
+    Unknown names (an in-memory video, a result without ``video``) and the same file name in
+    another folder (a moved or copied video) count as a match.
+
+    Example:
+        >>> import numpy as np
+        >>> from tubescope import GroundingResult, Video
+        >>> from tubescope.render import video_mismatch
+        >>> video = Video(np.zeros((2, 8, 8, 3), np.uint8))
+        >>> video_mismatch(GroundingResult("x", video="street.mp4"), video) is None
+        True
+    """
+    if result.video is None or video.path is None:
+        return None
+    named, actual = Path(result.video).expanduser(), Path(video.path).expanduser()
+    if named.name == actual.name:
+        return None
+    try:
+        if named.exists() and named.samefile(actual):
+            return None
+    except OSError:
+        pass
+    return f"grounded on {result.video}, not on {video.path}"
 
 
 def check_matches_video(result: GroundingResult, video: Video, source: str = "result") -> None:
@@ -62,23 +144,30 @@ class Renderer:
     """Draws results on frames; stateful only for the centre traces (one per result)."""
 
     def __init__(self, results: Sequence[GroundingResult], video: Video, *, heatmap: bool = True,
-                 heatmap_opacity: float = 0.35) -> None:
+                 heatmap_opacity: float = 0.45, style: Style | None = None) -> None:
         import supervision as sv
 
         self.results = list(results)
         self.video = video
         self.heatmap = heatmap
         self.heatmap_opacity = heatmap_opacity
+        self.style = style or Style.for_frame(video.width, video.height)
+        st = self.style
         palette = [sv.Color.from_hex(c) for c in _COLOURS]
         self.colours = [palette[i % len(palette)] for i in range(len(self.results))]
         lookup = sv.ColorLookup.INDEX
-        self.boxes = [sv.BoxAnnotator(color=c, thickness=2, color_lookup=lookup) for c in self.colours]
+        self.boxes = [
+            sv.BoxAnnotator(color=c, thickness=st.line_thickness, color_lookup=lookup) for c in self.colours
+        ]
         self.labels = [
-            sv.LabelAnnotator(color=c, text_color=sv.Color.BLACK, text_scale=0.45, text_padding=4, color_lookup=lookup)
+            sv.LabelAnnotator(color=c, text_color=sv.Color.BLACK, text_scale=st.text_scale,
+                              text_thickness=st.text_thickness, text_padding=st.text_padding,
+                              color_lookup=lookup, smart_position=True)
             for c in self.colours
         ]
         self.traces = [
-            sv.TraceAnnotator(color=c, thickness=2, trace_length=60, color_lookup=lookup) for c in self.colours
+            sv.TraceAnnotator(color=c, thickness=st.line_thickness, trace_length=60, color_lookup=lookup)
+            for c in self.colours
         ]
         self._sampled = [np.asarray(r.sampled_frames) for r in self.results]
 
@@ -88,7 +177,7 @@ class Renderer:
 
         scene = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
         height = scene.shape[0]
-        body = scene[: height - TIMELINE_HEIGHT]
+        body = scene[: height - self.style.timeline_height]  # a view: labels stay above the timeline
         for k, result in enumerate(self.results):
             if self.heatmap and result.maps and "spatial" in result.maps and len(self._sampled[k]):
                 self._blend_heatmap(body, result.maps["spatial"], self._sampled[k], index)
@@ -99,10 +188,12 @@ class Renderer:
             if len(detections) == 0:
                 continue
             detections.tracker_id = np.array([k])
-            label = f"{_short(result.query)}" + ("" if tube.score is None else f" {tube.score:.2f}")
-            scene = self.boxes[k].annotate(scene, detections)
-            scene = self.traces[k].annotate(scene, detections)
-            scene = self.labels[k].annotate(scene, detections, labels=[label])
+            score = "" if tube.score is None else f" {tube.score:.2f}"
+            label = _fit_label(_short(result.query), score, body.shape[1], self.style)
+            # supervision annotators draw in place on numpy frames (body is a view of scene)
+            self.boxes[k].annotate(scene, detections)
+            self.traces[k].annotate(scene, detections)
+            self.labels[k].annotate(body, detections, labels=[label])
         self._timeline(scene, index)
         return cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)
 
@@ -112,22 +203,33 @@ class Renderer:
         nearest = int(np.argmin(np.abs(sampled - index)))
         grid = np.asarray(maps[nearest], dtype=np.float32)
         peak = float(grid.max())
-        if peak <= 0:
+        if not peak > 0:
             return
-        heat = cv2.resize(grid / peak, (body.shape[1], body.shape[0]), interpolation=cv2.INTER_LINEAR)
+        # attended: at or above HEATMAP_THRESHOLD of the peak; 0 there, 1 at the peak
+        level = np.clip((grid / peak - HEATMAP_THRESHOLD) / (1 - HEATMAP_THRESHOLD), 0.0, 1.0)
+        if not level.any():
+            return
+        heat = cv2.resize(level, (body.shape[1], body.shape[0]), interpolation=cv2.INTER_LINEAR)
         heat = np.clip(heat, 0.0, 1.0)
-        coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
-        alpha = (self.heatmap_opacity * heat)[..., None]  # cold regions stay untinted
-        body[:] = (body * (1 - alpha) + coloured * alpha).astype(np.uint8)
+        rows, cols = np.nonzero(heat > 0)
+        if rows.size == 0:
+            return
+        region = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        part = heat[region]
+        coloured = cv2.applyColorMap((part * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        alpha = (self.heatmap_opacity * np.sqrt(part))[..., None]  # 0 outside the attended cells
+        body[region] = np.rint(body[region] * (1 - alpha) + coloured * alpha).astype(np.uint8)
 
     def _timeline(self, scene: np.ndarray, index: int) -> None:
         import cv2
 
         height, width = scene.shape[:2]
-        top = height - TIMELINE_HEIGHT
-        bar = scene[top:]
+        tall = self.style.timeline_height
+        bar = scene[height - tall :]
         bar[:] = (32, 32, 32)
         count = self.video.frame_count
+        inset = max(1, tall // 16)
+        stroke = max(2, round(tall / 9))
 
         def x_of(frame: float) -> int:
             return int(round(frame * (width - 1) / max(count - 1, 1)))
@@ -136,21 +238,38 @@ class Renderer:
             colour = self.colours[k].as_bgr()
             if result.tube is not None:
                 x1, x2 = x_of(result.tube.start_frame), x_of(result.tube.end_frame - 1)
-                cv2.rectangle(bar, (x1, 1), (max(x2, x1 + 1), TIMELINE_HEIGHT - 2), colour, thickness=1)
+                cv2.rectangle(bar, (x1, inset), (max(x2, x1 + 1), tall - 1 - inset), colour,
+                              thickness=max(1, stroke // 2))
             scores = result.frame_scores
             if scores is not None and len(scores):
                 peak = max(float(np.max(scores)), 1e-12)
+                base = tall - 1 - 2 * inset
                 for frame, score in zip(self._sampled[k], scores):
-                    h = int(round((TIMELINE_HEIGHT - 4) * max(float(score), 0.0) / peak))
+                    h = int(round((base - 2 * inset) * max(float(score), 0.0) / peak))
                     x = x_of(frame)
-                    cv2.line(bar, (x, TIMELINE_HEIGHT - 2), (x, TIMELINE_HEIGHT - 2 - h), colour, thickness=2)
+                    cv2.line(bar, (x, base), (x, base - h), colour, thickness=stroke)
         playhead = x_of(index)
-        cv2.line(bar, (playhead, 0), (playhead, TIMELINE_HEIGHT - 1), (255, 255, 255), thickness=1)
+        cv2.line(bar, (playhead, 0), (playhead, tall - 1), (255, 255, 255), thickness=max(1, stroke // 2))
 
 
 def _short(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _fit_label(text: str, suffix: str, width: int, style: Style) -> str:
+    """``text + suffix``, with ``text`` shortened until the label fits ``width`` pixels."""
+    import cv2
+
+    def fits(label: str) -> bool:
+        (w, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, style.text_scale, style.text_thickness)
+        return w + 2 * style.text_padding <= width
+
+    label = text + suffix
+    while not fits(label) and len(text) > 1:
+        text = text[: max(1, len(text) - max(1, len(text) // 8) - 3)].rstrip()
+        label = text + "..." + suffix
+    return label
 
 
 def render_result(
@@ -161,6 +280,7 @@ def render_result(
     heatmap: bool = True,
     quality: int = 20,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> Path:
     """Write an annotated copy of ``video`` showing one or more results.
 
@@ -171,6 +291,12 @@ def render_result(
         heatmap: overlay the spatial attention map when a result carries maps.
         quality: H.264 CRF (lower is better).
         progress: called as ``progress(frames_done, total)``.
+        force: draw results whose ``video`` names another file (see :func:`video_mismatch`).
+
+    Raises:
+        ValidationError: a result cannot belong to the video (its tube or sampled frames lie
+            beyond the video, its boxes outside the frame, or, unless ``force``, its ``video``
+            names another file).
 
     Returns:
         The output path. Its frame count, timestamps and size are the input's (an odd width
@@ -179,7 +305,11 @@ def render_result(
     opened = video if isinstance(video, Video) else Video(video)
     items = [results] if isinstance(results, GroundingResult) else list(results)
     for k, result in enumerate(items):
-        check_matches_video(result, opened, source=f"result {k}" if len(items) > 1 else "result")
+        source = f"result {k}" if len(items) > 1 else "result"
+        mismatch = None if force else video_mismatch(result, opened)
+        if mismatch is not None:
+            raise ValidationError(f"{mismatch} (force=True draws it anyway)", source)
+        check_matches_video(result, opened, source=source)
     renderer = Renderer(items, opened, heatmap=heatmap)
     from fractions import Fraction
 

@@ -107,3 +107,103 @@ def test_render_cli_bad_video(tmp_path):
     path.write_text(GroundingResult("x").to_json())
     proc = run_cli("render", str(tmp_path / "missing.mp4"), str(path), "-o", str(tmp_path / "o.mp4"))
     assert proc.returncode == 2 and "missing.mp4: no such file" in proc.stderr
+
+
+# ---------------------------------------------------------------------------- one frame, drawn
+def draw_one(width, height, box, *, query="the green square on the left", maps=None, background=255):
+    """Renderer.draw on one plain frame with a one-frame tube at ``box``; returns (in, out)."""
+    from tubescope.render import Renderer
+
+    video = Video(np.full((2, height, width, 3), background, np.uint8))
+    tube = Tube(0, 2, frames=[0, 1], boxes=[box, box], score=0.8)
+    result = GroundingResult(query, tube, sampled_frames=[0, 1], frame_scores=[0.5, 1.0], maps=maps)
+    frame = video[0]
+    return frame, Renderer([result], video).draw(0, frame.copy())
+
+
+def ink(image, timeline):
+    """Mask of the (black) label text pixels above the timeline on a white frame."""
+    body = image[: image.shape[0] - timeline]
+    return body.max(axis=2) < 60
+
+
+def ink_extent(mask):
+    rows, cols = np.nonzero(mask)
+    return rows.min(), rows.max(), cols.min(), cols.max()
+
+
+def test_labels_stay_inside_the_frame_at_the_right_edge_and_the_top():
+    _, centred = draw_one(320, 240, [120, 100, 180, 160])
+    reference = ink(centred, TIMELINE_HEIGHT).sum()
+    assert reference > 100  # the label text is drawn (black on the result's colour)
+    for box in ([260, 100, 320, 160], [120, 0, 180, 60], [270, 0, 320, 40], [0, 0, 40, 40]):
+        _, out = draw_one(320, 240, box)
+        mask = ink(out, TIMELINE_HEIGHT)
+        assert mask.sum() >= 0.9 * reference, f"label cut or hidden for a box at {box}"
+        top, bottom, left, right = ink_extent(mask)
+        assert left > 0 and right < 319 and top > 0
+
+
+def test_a_label_wider_than_the_frame_is_shortened_to_fit():
+    _, out = draw_one(160, 120, [10, 40, 60, 90], query="the tall man in the long red coat who walks away " * 2)
+    top, bottom, left, right = ink_extent(ink(out, TIMELINE_HEIGHT))
+    assert left > 0 and right < 159
+
+
+def timeline_rows(image):
+    """How many bottom rows the timeline bar covers on a white frame."""
+    dark = (image.min(axis=2) < 200).mean(axis=1) > 0.9
+    rows = 0
+    while rows < len(dark) and dark[len(dark) - 1 - rows]:
+        rows += 1
+    return rows
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 240), (3840, 2160), (4000, 3000)])
+def test_text_lines_and_timeline_scale_with_resolution(width, height):
+    short = min(width, height)
+    box = [width * 0.3, height * 0.4, width * 0.5, height * 0.7]
+    source, out = draw_one(width, height, box)
+    bar = timeline_rows(out)
+    assert bar >= max(TIMELINE_HEIGHT, 0.03 * short) - 1, f"timeline {bar} px tall on {width}x{height}"
+    top, bottom, left, right = ink_extent(ink(out, bar))
+    assert bottom - top >= 0.025 * short, f"label text {bottom - top} px tall on {width}x{height}"
+    # the box's left edge: a run of the result's colour, thicker on larger frames
+    row = out[int(height * 0.55)]
+    changed = np.flatnonzero(np.abs(row.astype(int) - source[0, 0].astype(int)).sum(axis=1) > 60)
+    edge = changed[changed < width * 0.4]
+    assert len(edge) >= max(2, short / 400), f"box line {len(edge)} px on {width}x{height}"
+
+
+def test_heatmap_tints_only_the_attended_regions():
+    grid = np.full((2, 4, 4), 0.3, np.float32)  # a relative map: a baseline everywhere...
+    grid[:, 0, 0] = 1.0  # ...and one attended cell, top left
+    source, out = draw_one(320, 240, [200, 120, 260, 180], query="x", maps={"spatial": grid}, background=128)
+    body = out[: 240 - TIMELINE_HEIGHT].astype(int) - source[: 240 - TIMELINE_HEIGHT].astype(int)
+    assert np.abs(body[:40, :60]).mean() > 20  # the attended cell is tinted
+    far = np.abs(body[:, 140:190])  # a band far from it and from the box
+    assert far.max() == 0, "cold regions must keep their pixels"
+
+
+def test_a_result_of_another_video_is_refused_unless_forced(clip, tmp_path):
+    other = result_for(clip)
+    other = GroundingResult.from_dict({**other.to_dict(), "video": str(tmp_path / "elsewhere" / "other.mp4")})
+    with pytest.raises(ValidationError, match=r"result: grounded on .*other\.mp4, not on .*in\.mp4"):
+        render_result(clip.path, other, tmp_path / "o.mp4")
+    assert Video(render_result(clip.path, other, tmp_path / "o.mp4", force=True)).frame_count == 48
+    moved = GroundingResult.from_dict({**other.to_dict(), "video": "some/other/folder/in.mp4"})
+    render_result(clip.path, moved, tmp_path / "moved.mp4")  # the same file name: a moved copy
+
+
+def test_render_cli_refuses_a_result_of_another_video(clip, tmp_path):
+    path = tmp_path / "other.json"
+    data = result_for(clip).to_dict()
+    data["video"] = "/data/videos/other.mp4"
+    path.write_text(json.dumps(data))
+    proc = run_cli("render", str(clip.path), str(path), "-o", str(tmp_path / "o.mp4"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--force" in lines[0]
+    assert "/data/videos/other.mp4" in lines[0] and not (tmp_path / "o.mp4").exists()
+    proc = run_cli("render", str(clip.path), str(path), "-o", str(tmp_path / "o.mp4"), "--force")
+    assert proc.returncode == 0, proc.stderr

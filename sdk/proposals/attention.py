@@ -1,8 +1,9 @@
 """Detector-free proposals: tracks segmented from the engine's own attention maps.
 
 When there is no detector (or none that knows the target), the relative attention map the
-engine computes over its sampled frames (``frames x h x w`` token grid, research/method.md
-§6-7) still shows where the model looks. :func:`tracks_from_attention` turns it into tracks:
+engine computes over its sampled frames (``frames x h x w`` token grid; README.md, "The method
+in brief", and docs/proposals.md) still shows where the model looks.
+:func:`tracks_from_attention` turns it into tracks:
 
 1. per frame, keep the cells at or above ``threshold`` times the frame's maximum
    (``relative_to="frame"``) or the map's global maximum (``"global"``); frames whose maximum
@@ -41,6 +42,7 @@ import numpy as np
 from tubescope.errors import ProposalError
 from tubescope.eval.boxes import box_iou
 from tubescope.proposals.base import select_tracks
+from tubescope.proposals.spec import SpecOptions, register_proposal_kind
 from tubescope.types import Track
 
 if TYPE_CHECKING:
@@ -89,18 +91,18 @@ class AttentionConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+            raise ProposalError(f"threshold must be in (0, 1], got {self.threshold!r}")
         if self.relative_to not in ("frame", "global"):
-            raise ValueError(f"relative_to must be 'frame' or 'global', got {self.relative_to!r}")
+            raise ProposalError(f"relative_to must be 'frame' or 'global', got {self.relative_to!r}")
         if not 0 <= self.min_peak <= 1:
-            raise ValueError(f"min_peak must be in [0, 1], got {self.min_peak!r}")
+            raise ProposalError(f"min_peak must be in [0, 1], got {self.min_peak!r}")
         if self.connectivity not in (4, 8):
-            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity!r}")
+            raise ProposalError(f"connectivity must be 4 or 8, got {self.connectivity!r}")
         for name in ("min_area", "max_per_frame", "min_frames"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+                raise ProposalError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.max_missed < 0:
-            raise ValueError(f"max_missed must be >= 0, got {self.max_missed!r}")
+            raise ProposalError(f"max_missed must be >= 0, got {self.max_missed!r}")
 
 
 @dataclass
@@ -352,3 +354,12 @@ class AttentionProposals:
     def __repr__(self) -> str:
         state = "unbound" if self._maps is None else f"bound to {self._maps.shape}"
         return f"AttentionProposals({state})"
+
+
+@register_proposal_kind(
+    "attention",
+    usage='"attention" (detector-free: tracks from the attention maps)',
+    argument="none",
+)
+def _attention_spec(argument: str | None, options: SpecOptions) -> AttentionProposals:
+    return AttentionProposals()

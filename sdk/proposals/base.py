@@ -1,7 +1,7 @@
 """The :class:`ProposalSource` protocol: where the candidate object tracks come from.
 
 The engine chooses the grounded object among candidate :class:`~tubescope.types.Track` objects
-(research/method.md §3). A proposal source turns a video into those tracks. Four kinds ship
+(docs/proposals.md). A proposal source turns a video into those tracks. Three kinds ship
 with tubescope (:func:`tubescope.proposals.resolve_proposals` builds them from a string):
 
 * ``"precomputed"``: tracks read from a JSON file (ours or the official per-video layout);

@@ -11,7 +11,7 @@ frame, masks are COCO RLE (encoded with supervision's ``mask_to_rle``, see
 :meth:`tubescope.Track.encode_mask`). :func:`write_tracks` writes it, :func:`read_tracks`
 reads it.
 
-**The official format** (research/method.md §3; file ``dino_sam2_proposals/{video_stem}.json``
+**The official format** (docs/proposals.md; file ``dino_sam2_proposals/{video_stem}.json``
 of the HC-STVG release) is an object::
 
     {"sample_frames": ["00000.jpg", "00010.jpg", ...],
@@ -19,7 +19,8 @@ of the HC-STVG release) is an object::
         {<k0>: track_id, <k1>: [per-frame bbox], <k2>: [per-frame COCO RLE],
          <k3>: class_name, <k4>: box_format, <k5>: img_width, <k6>: img_height}, ...]}
 
-What we assume, following method.md (the generation code was never released):
+What we assume, from how the official code reads it (the generation code was never
+released; docs/proposals.md says why):
 
 * each track object has exactly 7 keys read **by position** (``track.values()``, like the
   official ``hcstvg.py:367``); their names are ignored;
@@ -64,6 +65,7 @@ from tubescope.durable import atomic_write_text
 from tubescope.errors import ProposalError, ValidationError
 from tubescope.jsonio import read_json
 from tubescope.proposals.base import VideoCache, check_tracks_fit_video, select_tracks
+from tubescope.proposals.spec import SpecOptions, register_proposal_kind
 from tubescope.types import Track
 from tubescope.types.track import check_rle
 
@@ -570,3 +572,17 @@ class PrecomputedProposals:
                     )
                 merged.append(track)
         return merged
+
+
+@register_proposal_kind(
+    "precomputed",
+    usage=(
+        '"precomputed:PATH" (a proposal file, or a directory of per-video files named after '
+        "the video stem)"
+    ),
+)
+def _precomputed_spec(argument: str | None, options: SpecOptions) -> PrecomputedProposals:
+    path = Path(argument or "").expanduser()
+    if not path.exists():
+        raise ProposalError(f"{path}: no such proposal file or directory")
+    return PrecomputedProposals(path)

@@ -7,7 +7,7 @@ and takes the last known object noun of that chunk (else its last word). Questio
 interrogative queries) give ``"person"`` for "who ..." and the asked noun, or ``"object"``,
 for "what/which ...".
 :func:`detector_prompt` also maps words for people (man, woman, girl, ...) to ``"person"``,
-the class the paper's HC-STVG proposals were made for (research/method.md §3).
+the class the paper's HC-STVG proposals were made for (docs/proposals.md).
 
 This is a heuristic for English queries; pass an explicit prompt when it guesses wrong.
 
@@ -24,6 +24,8 @@ Example:
 from __future__ import annotations
 
 import re
+
+from tubescope.errors import QueryError
 
 __all__ = ["head_noun", "detector_prompt", "PERSON_WORDS"]
 
@@ -124,7 +126,7 @@ def head_noun(query: str) -> str:
     if not content:
         words = _WORD.findall(query.lower())
         if not words:
-            raise ValueError(f"cannot find a noun in the query {query!r}")
+            raise QueryError(f"cannot find a noun in the query {query!r}")
         content = [w for w in words if w not in _DETERMINERS] or words
         return content[0]
     known = [w for w in content if w in _OBJECTS]

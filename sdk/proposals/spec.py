@@ -1,20 +1,27 @@
-"""Turning a proposal spec (``Grounder(proposals=...)``) into a :class:`ProposalSource`.
+"""Turning a proposal spec (``Grounder(proposals=...)``, ``--proposals``) into a
+:class:`~tubescope.proposals.ProposalSource`, through a registry of spec kinds.
 
-Valid forms:
+A spec string is ``KIND`` or ``KIND:ARGUMENT``. Each kind is registered, with
+:func:`register_proposal_kind`, by the module that implements it:
 
 =======================================  ==================================================
 ``"precomputed:PATH"``                   :class:`PrecomputedProposals`: PATH is a proposal
                                          file (our JSON or the official one), or a
                                          directory with ``{video_stem}.json`` per video (or
                                          ``{video_stem}/*.json``, VidSTG style)
-``"detector:grounding-dino"``            :class:`DetectorProposals` over
-                                         :class:`GroundingDinoDetector` (default weights)
-``"detector:owlv2"``                     ... over :class:`Owlv2Detector`
-``"detector:NAME@MODEL_ID_OR_DIR"``      the same with other weights (hub id or directory)
+``"detector:NAME[@MODEL_ID_OR_DIR]"``    :class:`DetectorProposals` over the detector
+                                         registered as NAME (``grounding-dino``,
+                                         ``owlv2``: :mod:`tubescope.proposals.detectors`),
+                                         with its default or the given weights
 ``"attention"``                          :class:`AttentionProposals` (detector-free)
 an object with ``name`` and ``tracks()``  used as is
 a callable ``frame -> sv.Detections``    wrapped in :class:`DetectorProposals`
 =======================================  ==================================================
+
+A new kind is one module with a builder ``build(argument, options) -> ProposalSource``
+decorated with :func:`register_proposal_kind` (and imported by ``tubescope.proposals``);
+docs/proposals.md walks through one. An unknown kind or detector name raises a one-line
+:class:`~tubescope.errors.ProposalError` that lists the valid forms.
 
 Example:
     >>> from tubescope.proposals import resolve_proposals
@@ -27,44 +34,137 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from tubescope.errors import ProposalError
-from tubescope.proposals.attention import AttentionProposals
 from tubescope.proposals.base import ProposalSource
-from tubescope.proposals.detector import (
-    GROUNDING_DINO_DEFAULT,
-    OWLV2_DEFAULT,
-    DetectorProposals,
-    GroundingDinoDetector,
-    Owlv2Detector,
-)
-from tubescope.proposals.precomputed import PrecomputedProposals
+from tubescope.proposals.registry import Registry
 
-__all__ = ["resolve_proposals", "VALID_SPECS"]
+__all__ = [
+    "resolve_proposals",
+    "register_proposal_kind",
+    "unregister_proposal_kind",
+    "proposal_kinds",
+    "valid_specs",
+    "ProposalKind",
+    "SpecOptions",
+]
 
-VALID_SPECS = (
-    (
-        '"precomputed:PATH" (a proposal file, or a directory of per-video files named after '
-        "the video stem)"
-    ),
-    '"detector:grounding-dino" or "detector:grounding-dino@MODEL_ID_OR_DIR"',
-    '"detector:owlv2" or "detector:owlv2@MODEL_ID_OR_DIR"',
-    '"attention" (detector-free: tracks from the attention maps)',
-    "a ProposalSource object (has .name and .tracks(video, frames))",
-    "a detector callable frame -> supervision.Detections",
-)
-
-_DETECTORS = {
-    "grounding-dino": (GroundingDinoDetector, GROUNDING_DINO_DEFAULT),
-    "owlv2": (Owlv2Detector, OWLV2_DEFAULT),
-}
+#: Whether a kind takes ``KIND:ARGUMENT``: always, never (``"attention"``), or either.
+ArgumentRule = Literal["required", "none", "optional"]
 
 
-def _invalid(spec: Any, why: str) -> ValueError:
-    forms = "\n  ".join(VALID_SPECS)
-    return ValueError(f"invalid proposal spec {spec!r}: {why}. Valid forms:\n  {forms}")
+@dataclass(frozen=True)
+class SpecOptions:
+    """Settings that apply to whatever a spec builds.
+
+    Attributes:
+        device: torch device of model-based sources (the built-in detectors).
+        stride: frames between detector runs (detector specs and callables; paper: 10).
+    """
+
+    device: str = "cpu"
+    stride: int = 10
+
+
+#: ``build(argument, options) -> ProposalSource``; ``argument`` is None for a bare ``KIND``.
+Builder = Callable[[str | None, SpecOptions], ProposalSource]
+
+
+@dataclass(frozen=True)
+class ProposalKind:
+    """One registered spec kind.
+
+    Attributes:
+        name: the ``KIND`` of ``KIND[:ARGUMENT]`` (lower case).
+        build: makes the source from the argument and the :class:`SpecOptions`.
+        usage: how error messages show the form, e.g. ``'"precomputed:PATH" (a file)'``; a
+            callable is called each time (for lists that other registries fill).
+        argument: ``"required"``, ``"none"`` or ``"optional"``.
+    """
+
+    name: str
+    build: Builder
+    usage: str | Callable[[], str]
+    argument: ArgumentRule = "required"
+
+    def describe(self) -> str:
+        """The usage text shown in messages."""
+        return self.usage() if callable(self.usage) else self.usage
+
+
+_KINDS: Registry[ProposalKind] = Registry("proposal kind")
+_ARGUMENT_RULES = ("required", "none", "optional")
+
+
+def register_proposal_kind(
+    name: str, *, usage: str | Callable[[], str], argument: ArgumentRule = "required"
+) -> Callable[[Builder], Builder]:
+    """Decorator: make ``build`` the handler of the spec kind ``name``.
+
+    Raises:
+        ProposalError: ``name`` is empty, has a ``:`` or ``@``, is registered already, or
+            ``argument`` is not one of ``"required"``, ``"none"``, ``"optional"``.
+
+    Example:
+        >>> from tubescope.proposals import (
+        ...     proposal_kinds, register_proposal_kind, resolve_proposals, unregister_proposal_kind)
+        >>> class Empty:
+        ...     name = "empty"
+        ...     def tracks(self, video, frames=None):
+        ...         return []
+        >>> @register_proposal_kind("empty", usage='"empty" (no tracks)', argument="none")
+        ... def build_empty(argument, options):
+        ...     return Empty()
+        >>> resolve_proposals("empty").name
+        'empty'
+        >>> _ = unregister_proposal_kind("empty")
+    """
+    key = _KINDS.check_name(name)
+    if argument not in _ARGUMENT_RULES:
+        raise ProposalError(
+            f"proposal kind {name!r}: argument must be one of {_ARGUMENT_RULES}, got {argument!r}"
+        )
+
+    def add(build: Builder) -> Builder:
+        _KINDS.add(key, ProposalKind(key, build, usage, argument))
+        return build
+
+    return add
+
+
+def unregister_proposal_kind(name: str) -> ProposalKind | None:
+    """Remove a spec kind; returns it (None when it was not registered)."""
+    return _KINDS.remove(name)
+
+
+def proposal_kinds() -> Mapping[str, ProposalKind]:
+    """The registered spec kinds (read-only), in registration order.
+
+    Example:
+        >>> from tubescope.proposals import proposal_kinds
+        >>> list(proposal_kinds())
+        ['attention', 'detector', 'precomputed']
+    """
+    return _KINDS.mapping()
+
+
+def valid_specs() -> tuple[str, ...]:
+    """Every valid form of a spec, as the error messages list them."""
+    return (
+        *(kind.describe() for kind in _KINDS.mapping().values()),
+        "a ProposalSource object (has .name and .tracks(video, frames))",
+        "a detector callable frame -> supervision.Detections",
+    )
+
+
+def invalid_spec(spec: Any, why: str) -> ProposalError:
+    """The one-line error for a spec that cannot be used, listing the valid forms."""
+    return ProposalError(
+        f"invalid proposal spec {spec!r}: {why}; valid forms: {'; '.join(valid_specs())}"
+    )
 
 
 def resolve_proposals(spec: Any, *, device: str = "cpu", stride: int = 10) -> ProposalSource:
@@ -78,50 +178,40 @@ def resolve_proposals(spec: Any, *, device: str = "cpu", stride: int = 10) -> Pr
     Nothing is loaded here: detector weights load on first use.
 
     Raises:
-        ValueError: unknown spec (the message lists the valid forms).
-        ProposalError: ``precomputed:PATH`` names a path that does not exist.
+        ProposalError: an unknown kind or detector name (the message lists the valid forms),
+            a malformed argument, or ``precomputed:PATH`` naming a path that does not exist.
 
     Example:
+        >>> from tubescope.errors import ProposalError
         >>> from tubescope.proposals import resolve_proposals
         >>> resolve_proposals("detector:grounding-dino").name
         'detector:grounding-dino'
         >>> try:
         ...     resolve_proposals("sam3")
-        ... except ValueError as err:
-        ...     print(str(err).splitlines()[0])
-        invalid proposal spec 'sam3': unknown form. Valid forms:
+        ... except ProposalError as err:
+        ...     print(str(err)[:58])
+        invalid proposal spec 'sam3': unknown kind 'sam3'; valid f
     """
     if isinstance(spec, ProposalSource) and not isinstance(spec, (str, bytes)):
         return spec
+    options = SpecOptions(device=device, stride=stride)
     if isinstance(spec, str):
-        text = spec.strip()
-        kind, sep, rest = text.partition(":")
-        kind = kind.lower()
-        if kind == "attention" and not sep:
-            return AttentionProposals()
-        if kind == "precomputed" and sep:
-            if not rest:
-                raise _invalid(spec, "precomputed needs a path")
-            path = Path(rest).expanduser()
-            if not path.exists():
-                raise ProposalError(f"{path}: no such proposal file or directory")
-            return PrecomputedProposals(path)
-        if kind == "detector" and sep:
-            name, at, model = rest.partition("@")
-            entry = _DETECTORS.get(name.strip().lower())
-            if entry is None:
-                raise _invalid(
-                    spec, f"unknown detector {name!r} (built in: {', '.join(_DETECTORS)})"
-                )
-            if at and not model.strip():
-                raise _invalid(spec, "nothing after '@' (expected a model id or directory)")
-            cls, default = entry
-            detector = cls(model.strip() or default, device=device)
-            return DetectorProposals(detector, stride=stride)
-        raise _invalid(spec, "unknown form")
+        name, sep, argument = spec.strip().partition(":")
+        kind = _KINDS.get(name)
+        if kind is None:
+            raise invalid_spec(spec, f"unknown kind {name.strip()!r}")
+        argument = argument.strip()
+        if (kind.argument == "none" and sep) or (kind.argument == "required" and not argument):
+            raise ProposalError(f"invalid proposal spec {spec!r}: expected {kind.describe()}")
+        try:
+            return kind.build(argument or None, options)
+        except ProposalError as err:
+            raise ProposalError(f"invalid proposal spec {spec!r}: {err}") from None
     if callable(spec):
+        from tubescope.proposals.detector import DetectorProposals
+
         return DetectorProposals(spec, stride=stride)
-    raise _invalid(
+    raise invalid_spec(
         spec,
         f"expected a string, a ProposalSource or a detector callable, got {type(spec).__name__}",
     )

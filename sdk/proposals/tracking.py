@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from tubescope.errors import ProposalError
 from tubescope.types import Track
 from tubescope.types.boxseq import interpolate_boxes
 
@@ -92,13 +93,13 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         if not self.lost_track_seconds >= 0:
-            raise ValueError(f"lost_track_seconds must be >= 0, got {self.lost_track_seconds!r}")
+            raise ProposalError(f"lost_track_seconds must be >= 0, got {self.lost_track_seconds!r}")
         if self.iou not in _IOU_KINDS:
-            raise ValueError(f"iou must be one of {_IOU_KINDS}, got {self.iou!r}")
+            raise ProposalError(f"iou must be one of {_IOU_KINDS}, got {self.iou!r}")
         if self.max_gap < 1:
-            raise ValueError(f"max_gap must be at least 1 frame, got {self.max_gap!r}")
+            raise ProposalError(f"max_gap must be at least 1 frame, got {self.max_gap!r}")
         if self.min_detections < 1:
-            raise ValueError(f"min_detections must be at least 1, got {self.min_detections!r}")
+            raise ProposalError(f"min_detections must be at least 1, got {self.min_detections!r}")
         for name in (
             "minimum_iou_threshold",
             "high_conf_det_threshold",
@@ -106,7 +107,7 @@ class TrackerConfig:
         ):
             value = getattr(self, name)
             if not np.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
+                raise ProposalError(f"{name} must be finite, got {value!r}")
 
 
 class FrameDetections(NamedTuple):
@@ -300,10 +301,10 @@ def link_detections(
     """
     config = config or TrackerConfig()
     if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps!r}")
+        raise ProposalError(f"fps must be positive, got {fps!r}")
     order = [f.frame for f in frames]
     if any(b <= a for a, b in pairwise(order)):
-        raise ValueError("frames must be in strictly increasing frame order")
+        raise ProposalError("frames must be in strictly increasing frame order")
     grid = np.asarray(order, dtype=np.int64)
     if config.class_aware:
         class_ids = sorted(

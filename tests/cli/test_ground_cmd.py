@@ -81,6 +81,19 @@ def test_ground_unknown_model_offline(setup):
     one_line_error(proc, "nobody/no-such-model")
 
 
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("foo", "unknown kind 'foo'; valid forms: \"attention\""),
+        ("detector:yolo", "unknown detector 'yolo'; registered: grounding-dino, owlv2"),
+    ],
+)
+def test_ground_bad_proposal_spec_is_one_line(setup, spec, fragment):
+    work, clip, model = setup
+    proc = run("ground", str(clip.path), "x", "--model", str(model), "--proposals", spec)
+    one_line_error(proc, f"invalid proposal spec '{spec}'", fragment)
+
+
 def test_ground_debug_shows_traceback(setup):
     _, clip, _ = setup
     proc = run("--debug", "ground", str(clip.path), "x", "--model", "nobody/no-such-model")

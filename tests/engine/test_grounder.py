@@ -160,6 +160,19 @@ def test_bad_arguments(clip):
         Grounder(backend, decomposer=3.5, config=CONFIG)
 
 
+def test_a_bad_proposal_spec_fails_before_the_model_loads(monkeypatch, tmp_path):
+    import tubescope.engine.backends as backends
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the proposal spec was checked")
+
+    monkeypatch.setattr(backends, "detect_family", never)
+    monkeypatch.setattr(backends, "load_backend", never)
+    for spec in ("foo", "detector:yolo", f"precomputed:{tmp_path / 'missing.json'}"):
+        with pytest.raises(ProposalError, match="^invalid proposal spec"):
+            Grounder(tmp_path / "model", proposals=spec)
+
+
 def test_without_proposals_tracks_come_from_the_attention_map(clip):
     backend = StubBackend(4, 4, 4)
     grounder = Grounder(backend, decomposer=FixedDecomposer(), config=CONFIG.replace(tas=False))

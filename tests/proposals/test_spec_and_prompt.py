@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import supervision as sv
-
 from tubescope import Track, Video
 from tubescope.errors import ProposalError
 from tubescope.proposals import (
@@ -17,13 +16,23 @@ from tubescope.proposals import (
     Owlv2Detector,
     PrecomputedProposals,
     ProposalSource,
+    SpecOptions,
     bind_query,
+    detector_names,
     detector_prompt,
     head_noun,
+    proposal_kinds,
+    register_detector,
+    register_proposal_kind,
     resolve_proposals,
     select_tracks,
+    unregister_detector,
+    unregister_proposal_kind,
+    valid_specs,
     write_tracks,
 )
+from tubescope.proposals import spec as spec_module
+from tubescope.proposals.detectors import base as detectors_base
 
 
 def test_spec_forms(tmp_path):
@@ -76,32 +85,137 @@ def test_spec_forms(tmp_path):
 @pytest.mark.parametrize(
     ("spec", "why"),
     [
-        ("sam3", "unknown form"),
-        ("detector:yolo", "unknown detector 'yolo'"),
-        ("detector:owlv2@", "nothing after '@'"),
-        ("precomputed:", "precomputed needs a path"),
-        ("attention:maps", "unknown form"),
-        (42, "got int"),
-        (None, "got NoneType"),
+        ("sam3", "unknown kind 'sam3'; valid forms: "),
+        ("foo", "unknown kind 'foo'; valid forms: "),
+        (42, "got int; valid forms: "),
+        (None, "got NoneType; valid forms: "),
     ],
 )
-def test_unknown_specs_list_the_valid_forms(spec, why):
-    with pytest.raises(ValueError) as info:
+def test_unknown_specs_fail_in_one_line_listing_the_kinds(spec, why):
+    with pytest.raises(ProposalError) as info:
         resolve_proposals(spec)
     message = str(info.value)
+    assert "\n" not in message and message.startswith(f"invalid proposal spec {spec!r}: ")
     assert why in message
     for form in (
         '"precomputed:PATH"',
-        '"detector:grounding-dino"',
-        '"detector:owlv2"',
+        '"detector:NAME[@MODEL_ID_OR_DIR]" (NAME: grounding-dino, owlv2)',
         '"attention"',
         "ProposalSource",
+        "detector callable",
     ):
         assert form in message
+    assert isinstance(info.value, ValueError)  # callers catching ValueError keep working
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("detector:yolo", "unknown detector 'yolo'; registered: grounding-dino, owlv2"),
+        ("detector:owlv2@", "nothing after '@' (expected a model id or directory)"),
+        ("detector:", 'expected "detector:NAME[@MODEL_ID_OR_DIR]" (NAME: grounding-dino, owlv2)'),
+        ("precomputed:", 'expected "precomputed:PATH"'),
+        ("attention:maps", 'expected "attention"'),
+    ],
+)
+def test_bad_arguments_fail_in_one_line(spec, message):
+    with pytest.raises(ProposalError) as info:
+        resolve_proposals(spec)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith(f"invalid proposal spec {spec!r}: {message}")
+
+
+def test_kinds_are_case_insensitive():
+    assert resolve_proposals(" Attention ").name == "attention"
+    assert resolve_proposals("DETECTOR:OWLv2").name == "detector:owlv2"
+    assert list(proposal_kinds()) == ["attention", "detector", "precomputed"]
+
+
+@pytest.fixture
+def scratch_registries(monkeypatch):
+    """Registrations made by a test disappear after it."""
+    monkeypatch.setattr(spec_module._KINDS, "_entries", dict(spec_module._KINDS._entries))
+    monkeypatch.setattr(
+        detectors_base._DETECTORS, "_entries", dict(detectors_base._DETECTORS._entries)
+    )
+
+
+def test_a_new_kind_through_the_registry_alone(scratch_registries, tmp_path):
+    built = []
+
+    class Fixed:
+        name = "fixed"
+
+        def __init__(self, count):
+            self.count = count
+
+        def tracks(self, video, frames=None):
+            boxes = [[0, 0, 2, 2]]
+            return select_tracks([Track(i, frames=[0], boxes=boxes) for i in range(self.count)], frames)
+
+    @register_proposal_kind("fixed", usage='"fixed:N" (N one-frame tracks)')
+    def build(argument, options):
+        built.append((argument, options))
+        if not argument.isdigit():
+            raise ProposalError(f"{argument!r} is not a count")
+        return Fixed(int(argument))
+
+    source = resolve_proposals("fixed:3", device="cuda:1", stride=4)
+    assert isinstance(source, Fixed) and source.count == 3
+    assert built == [("3", SpecOptions(device="cuda:1", stride=4))]
+    assert '"fixed:N" (N one-frame tracks)' in valid_specs()
+    with pytest.raises(ProposalError, match=r"^invalid proposal spec 'fixed:x': 'x' is not a count$"):
+        resolve_proposals("fixed:x")
+    with pytest.raises(ProposalError, match='expected "fixed:N"'):
+        resolve_proposals("fixed")
+    with pytest.raises(ProposalError) as info:
+        resolve_proposals("nothing")
+    assert '"fixed:N" (N one-frame tracks)' in str(info.value)  # listed with the built-in kinds
+    video = Video(np.zeros((2, 4, 4, 3), np.uint8))
+    assert len(source.tracks(video)) == 3
+
+    with pytest.raises(ProposalError, match="'fixed' is already registered"):
+        register_proposal_kind("fixed", usage="again")(lambda argument, options: Fixed(0))
+    with pytest.raises(ProposalError, match="without ':'"):
+        register_proposal_kind("a:b", usage="x")
+    with pytest.raises(ProposalError, match="argument must be one of"):
+        register_proposal_kind("b", usage="x", argument="sometimes")
+    assert unregister_proposal_kind("FIXED").name == "fixed"
+    with pytest.raises(ProposalError, match="unknown kind 'fixed'"):
+        resolve_proposals("fixed:1")
+
+
+def test_a_new_detector_name_through_the_registry_alone(scratch_registries):
+    calls = []
+
+    @register_detector("corner")
+    def corner(model="corner-v1", *, device="cpu"):
+        calls.append((model, device))
+
+        def detect(frame):
+            return sv.Detections(xyxy=np.array([[0.0, 0, 4, 4]]), confidence=np.array([0.5]))
+
+        detect.name = "corner"
+        return detect
+
+    source = resolve_proposals("detector:corner", device="cuda", stride=2)
+    assert isinstance(source, DetectorProposals) and source.stride == 2
+    assert source.name == "detector:corner" and calls == [("corner-v1", "cuda")]
+    resolve_proposals("detector:Corner@my/weights")
+    assert calls[-1] == ("my/weights", "cpu")
+    assert "corner" in detector_names()
+    with pytest.raises(ProposalError, match="registered: grounding-dino, owlv2, corner$"):
+        resolve_proposals("detector:yolo")
+    tracks = source.tracks(Video(np.zeros((5, 8, 8, 3), np.uint8)))
+    assert [t.frames.tolist() for t in tracks] == [[0, 2, 4]]
+    with pytest.raises(ProposalError, match="'corner' is already registered"):
+        register_detector("corner")(lambda *a, **k: None)
+    unregister_detector("corner")
+    assert "corner" not in detector_names()
 
 
 def test_missing_precomputed_path(tmp_path):
-    with pytest.raises(ProposalError, match="no such proposal file or directory"):
+    with pytest.raises(ProposalError, match="^invalid proposal spec .*: .*nope: no such proposal file"):
         resolve_proposals(f"precomputed:{tmp_path / 'nope'}")
 
 

@@ -18,15 +18,13 @@ was tried, and how to make it available. The family is detected from ``config.js
 from __future__ import annotations
 
 import os
-import re
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from tubescope.errors import ModelUnavailableError
 from tubescope.jsonio import read_json
-from tubescope.hub import hub_cache_dir, hub_endpoint, hub_offline, probe_hub
+from tubescope.hub import resolve_checkpoint  # re-exported: checkpoint resolution lives in tubescope.hub
 
 __all__ = [
     "load_backend",
@@ -37,20 +35,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
 ]
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
-
-#: files a checkpoint download needs (weights, configs, tokenizer, chat template).
-CHECKPOINT_PATTERNS = [
-    "*.json",
-    "*.safetensors",
-    "*.model",
-    "*.txt",
-    "*.jinja",
-    "*.tiktoken",
-    "*.py",
-]
-
 
 _ADAPTERS: dict[str, type] = {}
 
@@ -83,97 +67,6 @@ def adapter_for(model_type: str, model_id: str = "<model>") -> type:
     raise ModelUnavailableError(
         f"{model_id}: model_type {model_type!r} is not a supported video MLLM family; supported: {supported}"
     )
-
-
-def _how_to_fix(repo_id: str, cache: str) -> str:
-    folder = "models--" + repo_id.replace("/", "--")
-    return (
-        "To make it available: on a machine with internet access run "
-        f"`huggingface-cli download {repo_id}` (or `hf download {repo_id}`), then copy the folder "
-        f"{folder} from its Hugging Face cache (default ~/.cache/huggingface/hub) "
-        f"into this machine's cache {cache} and set HF_HUB_OFFLINE=1; "
-        "or download the checkpoint to a directory and pass that directory to load_backend()."
-    )
-
-
-def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
-    """A local directory holding the checkpoint ``name_or_path`` (see the module docstring).
-
-    Raises:
-        ModelUnavailableError: not a directory, not cached, and not downloadable.
-    """
-    text = os.fspath(name_or_path)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelUnavailableError(
-                f"{text}: directory has no config.json, so it is not a model checkpoint"
-            )
-        return path
-    if path.exists():
-        raise ModelUnavailableError(
-            f"{text}: not a directory; pass a checkpoint directory or a hub id"
-        )
-    if text.startswith((".", "/", "~", "\\")) or not _HUB_ID.match(text):
-        raise ModelUnavailableError(
-            f"{text}: no such model directory (and not a hub id like 'org/name')"
-        )
-    repo_id = text
-    cache = hub_cache_dir()
-    tried: list[str] = [f"a local directory {str(path.absolute())!r}: not found"]
-
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    def from_cache() -> Path | None:
-        try:
-            found = Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
-        except (LocalEntryNotFoundError, FileNotFoundError, ValueError, OSError) as err:
-            tried.append(f"Hugging Face cache {cache}: no snapshot ({type(err).__name__})")
-            return None
-        if not (found / "config.json").is_file():
-            tried.append(f"Hugging Face cache {cache}: snapshot {found} has no config.json")
-            return None
-        return found
-
-    if hub_offline():
-        found = from_cache()
-        if found is not None:
-            return found
-        tried.append("the hub: skipped because HF_HUB_OFFLINE=1")
-        raise ModelUnavailableError(
-            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
-        )
-
-    endpoint = hub_endpoint()
-    started = time.monotonic()
-    reason = probe_hub(repo_id, endpoint)
-    if reason is not None:
-        found = from_cache()
-        if found is not None:
-            return found
-        tried.append(
-            f"the hub at {endpoint}: unreachable after {time.monotonic() - started:.1f}s ({reason})"
-        )
-        raise ModelUnavailableError(
-            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
-        )
-    try:
-        return Path(
-            snapshot_download(
-                repo_id, cache_dir=cache, allow_patterns=CHECKPOINT_PATTERNS, endpoint=endpoint
-            )
-        )
-    except (HfHubHTTPError, OSError, ValueError) as err:
-        found = from_cache()
-        if found is not None:
-            return found
-        tried.append(
-            f"download from {endpoint}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        )
-        raise ModelUnavailableError(
-            f"model {repo_id!r} is not available. Tried: {'; '.join(tried)}. {_how_to_fix(repo_id, cache)}"
-        ) from err
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -1,0 +1,27 @@
+"""Fixtures of the detector tests: the tiny models, built once per module, on one thread."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.proposals.detectors.helpers import tiny_gdino, tiny_owlv2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny models run faster on one thread (no oversubscription on small CI machines)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def gdino_parts():
+    return tiny_gdino()
+
+
+@pytest.fixture(scope="module")
+def owl_parts():
+    return tiny_owlv2()
