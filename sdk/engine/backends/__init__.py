@@ -10,6 +10,7 @@ are imported on first use.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from typing import TYPE_CHECKING, Any
@@ -61,12 +62,16 @@ def _family_class_modules() -> dict[str, str]:
     }
 
 
+@functools.cache
+def _submodules() -> frozenset[str]:
+    return frozenset(m.name for m in pkgutil.iter_modules(__path__))
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     # ``from tubescope.engine.backends import capture`` asks for a submodule not yet imported:
     # answer AttributeError (the import system then loads it) without asking the registry
-    submodule = any(m.name == name for m in pkgutil.iter_modules(__path__))
-    if module is None and not name.startswith("_") and not submodule:
+    if module is None and not name.startswith("_") and name not in _submodules():
         module = _family_class_modules().get(name)
     if module is None:
         raise AttributeError(f"module 'tubescope.engine.backends' has no attribute {name!r}")
