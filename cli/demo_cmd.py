@@ -7,14 +7,15 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from tubescope.cli.choices import tiny_family_choice
 from tubescope.cli.quiet import quiet_ffmpeg
 
 
 @click.command("demo")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("tubescope-demo"),
               show_default=True, help="Directory for the clip, model, result, rendering and report.")
-@click.option("--family", type=click.Choice(["qwen2-vl", "qwen2.5-vl", "llava-onevision", "llava-next-video"]),
-              default="qwen2-vl", show_default=True, help="Model family of the tiny random model.")
+@click.option("--family", type=tiny_family_choice(), default="qwen2-vl", show_default=True,
+              help="Model family of the tiny random model (the registered families).")
 def demo_command(out_dir: Path, family: str) -> None:
     """Ground a query end to end offline (synthetic clip, tiny RANDOM model: meaningless output)."""
     from tubescope.demo import RANDOM_MODEL_NOTICE, run_demo

@@ -3,6 +3,9 @@
 :func:`save_tiny_model` writes a random-weight checkpoint of a supported MLLM family to a
 directory: the real transformers model class built from a small config, a tiny byte-level BPE
 tokenizer with the family's special tokens and chat template, and the preprocessor config JSON.
+What each family writes is its adapter's ``tiny`` recipe
+(:class:`~tubescope.engine.backends.families.TinyRecipe`), read from the family registry;
+:data:`TINY_FAMILIES` lists the families that have one.
 ``load_backend(directory)`` loads it through the same path as a real checkpoint, so an
 integration can be tested end to end without downloading weights (the answers are random, of
 course; the shapes, token layout, prompts, attention capture and gradients are real).
@@ -22,13 +25,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tubescope.engine.backends.families import TinySpec, adapter_class, tiny_families, tiny_recipe
+
 __all__ = ["TINY_FAMILIES", "save_tiny_model", "tiny_tokenizer"]
 
-#: families :func:`save_tiny_model` can write.
-TINY_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "llava-onevision", "llava-next-video", "internvl")
+#: the families :func:`save_tiny_model` can write: the registered families with a tiny recipe
+#: (:func:`~tubescope.engine.backends.families.tiny_families`), read each time it is asked for,
+#: so a family registered later is listed from then on. Reading it imports the adapter modules.
+TINY_FAMILIES: tuple[str, ...]  # provided by __getattr__
 
-CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
-CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+def __getattr__(name: str) -> Any:
+    if name == "TINY_FAMILIES":
+        return tiny_families()
+    raise AttributeError(f"module 'tubescope.testing' has no attribute {name!r}")
+
 
 # Words that get their own BPE token (byte-level: "Ġ" is a leading space, "Ċ" a newline), so
 # the templates tokenize into realistic pieces and "yes"/"no" are single tokens.
@@ -102,45 +113,6 @@ _WORDS = [
     "Frame",
 ]
 
-_SPECIALS = {
-    "qwen": [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<|vision_start|>",
-        "<|vision_end|>",
-        "<|vision_pad|>",
-        "<|image_pad|>",
-        "<|video_pad|>",
-    ],
-    "llava-onevision": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"],
-    "llava-next-video": ["<unk>", "<s>", "</s>", "<image>", "<video>"],
-    "internvl": [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<img>",
-        "</img>",
-        "<IMG_CONTEXT>",
-        "<video>",
-    ],
-}
-
-_CHATML_TEMPLATE = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-_VICUNA_TEMPLATE = (
-    "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + ' ' }}"
-    "{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] + ' ' }}"
-    "{% else %}{{ 'ASSISTANT: ' + message['content'] + '</s>' }}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
-)
-
-
-def _special_set(family: str) -> str:
-    return "qwen" if family in ("qwen2-vl", "qwen2.5-vl") else family
-
 
 def tiny_tokenizer(family: str) -> Any:
     """A small byte-level BPE ``PreTrainedTokenizerFast`` with ``family``'s special tokens.
@@ -151,8 +123,7 @@ def tiny_tokenizer(family: str) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    if family not in TINY_FAMILIES:
-        raise ValueError(f"family {family!r} is not one of {TINY_FAMILIES}")
+    recipe = tiny_recipe(family)
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {ch: i for i, ch in enumerate(alphabet)}
     merges: list[tuple[str, str]] = []
@@ -167,23 +138,13 @@ def tiny_tokenizer(family: str) -> Any:
     tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    specials = _SPECIALS[_special_set(family)]
-    if family == "llava-next-video":
-        named = {
-            "unk_token": "<unk>",
-            "bos_token": "<s>",
-            "eos_token": "</s>",
-            "pad_token": "<unk>",
-        }
-        template = _VICUNA_TEMPLATE
-    else:
-        named = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
-        template = _CHATML_TEMPLATE
+    specials = recipe.specials
+    named = dict(recipe.named_tokens)
     extra = [s for s in specials if s not in named.values()]
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok, additional_special_tokens=extra, **named
     )
-    tokenizer.chat_template = template
+    tokenizer.chat_template = recipe.chat_template
     missing = [
         s
         for s in specials
@@ -192,275 +153,6 @@ def tiny_tokenizer(family: str) -> Any:
     if missing:
         raise RuntimeError(f"tiny tokenizer lost special tokens {missing}")
     return tokenizer
-
-
-def _ids(tokenizer: Any, *tokens: str) -> list[int]:
-    return [int(tokenizer.convert_tokens_to_ids(t)) for t in tokens]
-
-
-def _text_config(
-    vocab_size: int,
-    hidden_size: int,
-    num_layers: int,
-    num_heads: int,
-    num_kv_heads: int,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "vocab_size": vocab_size,
-        "hidden_size": hidden_size,
-        "intermediate_size": hidden_size * 2,
-        "num_hidden_layers": num_layers,
-        "num_attention_heads": num_heads,
-        "num_key_value_heads": num_kv_heads,
-        "max_position_embeddings": 4096,
-        "tie_word_embeddings": False,
-        **extra,
-    }
-
-
-def _build_config(
-    family: str,
-    tokenizer: Any,
-    vocab_size: int,
-    hidden_size: int,
-    num_layers: int,
-    num_heads: int,
-    num_kv_heads: int,
-) -> tuple[Any, str, dict[str, Any]]:
-    """(config, model class name, preprocessor config) for a tiny model of ``family``."""
-    import transformers
-
-    head_dim = hidden_size // num_heads
-    if head_dim * num_heads != hidden_size or head_dim % 2:
-        raise ValueError(
-            f"hidden_size {hidden_size} must split into {num_heads} heads of an even size"
-        )
-    if family in ("qwen2-vl", "qwen2.5-vl"):
-        half = head_dim // 2
-        section = [half - 2 * (half // 3), half // 3, half // 3]  # sums to head_dim / 2
-        pad, im_end = _ids(tokenizer, "<|endoftext|>", "<|im_end|>")
-        image, video, start, end = _ids(
-            tokenizer, "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"
-        )
-        text = _text_config(
-            vocab_size,
-            hidden_size,
-            num_layers,
-            num_heads,
-            num_kv_heads,
-            rope_parameters={
-                "rope_type": "default",
-                "rope_theta": 10000.0,
-                "mrope_section": section,
-            },
-            bos_token_id=pad,
-            eos_token_id=im_end,
-            pad_token_id=pad,
-        )
-        common = {
-            "patch_size": 14,
-            "temporal_patch_size": 2,
-            "spatial_merge_size": 2,
-            "in_channels": 3,
-        }
-        if family == "qwen2-vl":
-            vision = {
-                "depth": 2,
-                "embed_dim": 32,
-                "hidden_size": hidden_size,
-                "num_heads": 2,
-                "mlp_ratio": 2,
-                **common,
-            }
-            config = transformers.Qwen2VLConfig(
-                text_config=text,
-                vision_config=vision,
-                image_token_id=image,
-                video_token_id=video,
-                vision_start_token_id=start,
-                vision_end_token_id=end,
-                tie_word_embeddings=False,
-            )
-            cls = "Qwen2VLForConditionalGeneration"
-        else:
-            vision = {
-                "depth": 2,
-                "hidden_size": 32,
-                "intermediate_size": 64,
-                "num_heads": 2,
-                "out_hidden_size": hidden_size,
-                "fullatt_block_indexes": [1],
-                "window_size": 112,
-                "tokens_per_second": 2,
-                **common,
-            }
-            config = transformers.Qwen2_5_VLConfig(
-                text_config=text,
-                vision_config=vision,
-                image_token_id=image,
-                video_token_id=video,
-                vision_start_token_id=start,
-                vision_end_token_id=end,
-                tie_word_embeddings=False,
-            )
-            cls = "Qwen2_5_VLForConditionalGeneration"
-        pre = {
-            "image_processor_type": "Qwen2VLImageProcessor",
-            "do_resize": True,
-            "resample": 3,
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": CLIP_MEAN,
-            "image_std": CLIP_STD,
-            "min_pixels": 28 * 28 * 4,
-            "max_pixels": 28 * 28 * 64,
-            "patch_size": 14,
-            "temporal_patch_size": 2,
-            "merge_size": 2,
-        }
-        return config, cls, pre
-    if family == "llava-onevision":
-        pad, im_end = _ids(tokenizer, "<|endoftext|>", "<|im_end|>")
-        image, video = _ids(tokenizer, "<image>", "<video>")
-        text = _text_config(
-            vocab_size,
-            hidden_size,
-            num_layers,
-            num_heads,
-            num_kv_heads,
-            model_type="qwen2",
-            bos_token_id=pad,
-            eos_token_id=im_end,
-            pad_token_id=pad,
-        )
-        vision = {
-            "model_type": "siglip_vision_model",
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 112,
-            "patch_size": 14,
-        }
-        config = transformers.LlavaOnevisionConfig(
-            text_config=text,
-            vision_config=vision,
-            image_token_index=image,
-            video_token_index=video,
-            vision_feature_layer=-1,
-            vision_feature_select_strategy="full",
-            image_grid_pinpoints=[[112, 112]],
-            tie_word_embeddings=False,
-        )
-        pre = {
-            "image_processor_type": "LlavaOnevisionImageProcessor",
-            "do_resize": True,
-            "size": {"height": 112, "width": 112},
-            "resample": 3,
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": [0.5, 0.5, 0.5],
-            "image_std": [0.5, 0.5, 0.5],
-            "do_convert_rgb": True,
-        }
-        return config, "LlavaOnevisionForConditionalGeneration", pre
-    if family == "llava-next-video":
-        unk, bos, eos = _ids(tokenizer, "<unk>", "<s>", "</s>")
-        image, video = _ids(tokenizer, "<image>", "<video>")
-        text = _text_config(
-            vocab_size,
-            hidden_size,
-            num_layers,
-            num_heads,
-            num_kv_heads,
-            model_type="llama",
-            bos_token_id=bos,
-            eos_token_id=eos,
-            pad_token_id=unk,
-        )
-        vision = {
-            "model_type": "clip_vision_model",
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 112,
-            "patch_size": 14,
-            "projection_dim": 32,
-        }
-        config = transformers.LlavaNextVideoConfig(
-            text_config=text,
-            vision_config=vision,
-            image_token_index=image,
-            video_token_index=video,
-            vision_feature_layer=-2,
-            vision_feature_select_strategy="default",
-            spatial_pool_mode="average",
-            spatial_pool_stride=2,
-            image_grid_pinpoints=[[112, 112]],
-            tie_word_embeddings=False,
-        )
-        pre = {
-            "image_processor_type": "LlavaNextImageProcessor",
-            "do_resize": True,
-            "size": {"shortest_edge": 112},
-            "do_center_crop": True,
-            "crop_size": {"height": 112, "width": 112},
-            "resample": 3,
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": CLIP_MEAN,
-            "image_std": CLIP_STD,
-        }
-        return config, "LlavaNextVideoForConditionalGeneration", pre
-    if family == "internvl":
-        pad, im_end = _ids(tokenizer, "<|endoftext|>", "<|im_end|>")
-        (context,) = _ids(tokenizer, "<IMG_CONTEXT>")
-        text = _text_config(
-            vocab_size,
-            hidden_size,
-            num_layers,
-            num_heads,
-            num_kv_heads,
-            model_type="qwen2",
-            bos_token_id=pad,
-            eos_token_id=im_end,
-            pad_token_id=pad,
-        )
-        vision = {
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": [112, 112],
-            "patch_size": [14, 14],
-        }
-        config = transformers.InternVLConfig(
-            text_config=text,
-            vision_config=vision,
-            image_token_id=context,
-            downsample_ratio=0.5,
-            vision_feature_layer=-1,
-            vision_feature_select_strategy="default",
-            tie_word_embeddings=False,
-        )
-        pre = {
-            "image_processor_type": "GotOcr2ImageProcessor",
-            "do_resize": True,
-            "size": {"height": 112, "width": 112},
-            "resample": 3,
-            "do_rescale": True,
-            "rescale_factor": 1 / 255,
-            "do_normalize": True,
-            "image_mean": [0.485, 0.456, 0.406],
-            "image_std": [0.229, 0.224, 0.225],
-        }
-        return config, "InternVLForConditionalGeneration", pre
-    raise ValueError(f"family {family!r} is not one of {TINY_FAMILIES}")
 
 
 def save_tiny_model(
@@ -493,36 +185,37 @@ def save_tiny_model(
         ('llava-onevision', 2)
     """
     import torch
-    import transformers
 
-    if family not in TINY_FAMILIES:
-        raise ValueError(f"family {family!r} is not one of {TINY_FAMILIES}")
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
+    recipe = tiny_recipe(family)
+    cls = adapter_class(family)
     tokenizer = tiny_tokenizer(family)
     vocab_size = 1024
     if len(tokenizer) > vocab_size:
         raise RuntimeError(
             f"tiny tokenizer has {len(tokenizer)} tokens, more than the model's {vocab_size}"
         )
-    config, class_name, pre = _build_config(
-        family, tokenizer, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads
-    )
+    spec = TinySpec(tokenizer, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads)
+    files = {name: dict(content) for name, content in recipe.files(spec).items()}
+    if "config.json" not in files:
+        raise RuntimeError(f"{family}: the tiny recipe writes no config.json (files: {sorted(files)})")
+    model_class = cls.transformers_class()
+    config = model_class.config_class(**files.pop("config.json"))
+    if config.model_type not in cls.model_types:
+        raise RuntimeError(
+            f"{family}: the tiny recipe makes a {config.model_type!r} config, "
+            f"which the family does not load (model_types {cls.model_types})"
+        )
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        model = getattr(transformers, class_name)._from_config(
-            config, attn_implementation="sdpa", dtype=torch.float32
-        )
+        model = model_class._from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     finally:
         torch.random.set_rng_state(state)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    with open(path / "preprocessor_config.json", "w", encoding="utf-8") as handle:
-        json.dump(pre, handle, indent=2)
-    if family in ("qwen2-vl", "qwen2.5-vl"):
-        video = dict(pre, video_processor_type="Qwen2VLVideoProcessor")
-        video.pop("image_processor_type")
-        with open(path / "video_preprocessor_config.json", "w", encoding="utf-8") as handle:
-            json.dump(video, handle, indent=2)
+    for name, content in files.items():
+        with open(path / name, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, indent=2)
     return path

@@ -3,10 +3,13 @@
 Every knob of the method is a field of :class:`GrounderConfig`. :func:`preset` returns the
 configuration for a backbone family:
 
-* ``"paper"`` reproduces the official code's configuration per backbone (research/method.md
-  §13-14): frames, square resolution, the fixed grounding token, the layer window 6..25 of 32,
-  plain-gradient LRA with lr 8, two steps and EMA 0.5, the code's loss, TAS, and the greedy
-  contiguous window of ``frames_thre + 1`` sampled frames (per dataset when given).
+* ``"paper"`` reproduces the official code's configuration: the layer window 6..25 of 32,
+  the fixed grounding token, plain-gradient LRA with lr 8, two steps and EMA 0.5, the code's
+  loss, TAS, and the greedy contiguous window of ``frames_thre + 1`` sampled frames (per
+  dataset when given); then the backbone's own frames, square resolution, grounding-token
+  offset, backend options and per-dataset changes, which its adapter declares as ``paper``
+  (:class:`~tubescope.engine.backends.families.PaperSettings`, read from the family
+  registry).
 * ``"default"`` is what we recommend: the paper's adaptive grounding-token rule and all
   layers, one LRA step (the paper's best, Tab. 7), TAS, and spans that cover the video frames
   each sampled frame stands for.
@@ -165,19 +168,6 @@ def layer_window(layers: str | tuple[int, ...], num_layers: int) -> list[int] | 
     return chosen
 
 
-# Official per-backbone settings (research/method.md §13-14): frames, square resolution, fixed
-# grounding-token offset, and the backend options that reproduce its visual token grid.
-_PAPER_BACKBONES: dict[str, dict[str, Any]] = {
-    "llava-next-video": {"num_frames": 20, "resolution": 336, "token_offset": -5,
-                         "backend_options": {"spatial_pool_stride": 4}},
-    "llava-onevision": {"num_frames": 20, "resolution": 336, "token_offset": -3,
-                        "backend_options": {"pool_stride": 5}},
-    # size pins 224x224 frames to an 8x8 grid (Qwen's default pixel budget would upscale them)
-    "qwen2-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                 "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
-    "qwen2.5-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                   "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
-}
 # frames_thre + 1 of the official scripts, per dataset
 _PAPER_WINDOW = {"hcstvg-v1": 8, "hcstvg-v2": 11, "vidstg": 6}
 
@@ -188,7 +178,9 @@ def preset(name: str, family: str | None = None, *, dataset: str | None = None) 
     Args:
         name: ``"default"`` or ``"paper"``.
         family: backend family (``"qwen2-vl"``, ``"llava-onevision"``, ...), for per-backbone
-            official values.
+            official values (its adapter's ``paper`` settings; none for a family the paper did
+            not run or a custom backend's name); for ``"paper"`` this imports the adapter
+            modules, and so torch.
         dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"``: the official window length.
     """
     if name not in PRESETS:
@@ -211,9 +203,10 @@ def preset(name: str, family: str | None = None, *, dataset: str | None = None) 
         inference_question="sub",
         resolution=336,
     )
-    values.update(_PAPER_BACKBONES.get(family or "", {}))
-    if family == "llava-onevision" and dataset == "hcstvg-v1":
-        values["lra_steps"] = 1  # the OV HC-STVG-v1 script uses one step
-    if family in ("qwen2-vl", "qwen2.5-vl") and dataset in ("hcstvg-v1", "vidstg"):
-        values["num_frames"] = 10  # the official Qwen scripts for these datasets use 10 frames
+    if family is not None:
+        from tubescope.engine.backends.families import paper_settings
+
+        settings = paper_settings(family)
+        if settings is not None:
+            values.update(settings.config_fields(dataset))
     return GrounderConfig(**values)

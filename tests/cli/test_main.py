@@ -12,9 +12,18 @@ from click.testing import CliRunner
 from tubescope._version import __version__
 from tubescope.cli.main import cli
 
+from tests.fresh_python import run_python
+
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
+
+
+def test_help_imports_neither_torch_nor_transformers():
+    code = "from tubescope.cli.main import main\nmain(['--help'])\n"
+    proc = run_python(code, blocked=("torch", "transformers"))
+    assert proc.returncode == 0, proc.stderr
+    assert "demo" in proc.stdout and "ground" in proc.stdout
 
 
 def test_version():

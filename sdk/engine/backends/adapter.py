@@ -1,7 +1,9 @@
 """Shared implementation of the :class:`~tubescope.engine.backends.base.Backend` protocol
 for transformers models.
 
-A family adapter subclasses :class:`TransformersBackend` and provides:
+A family adapter subclasses :class:`TransformersBackend`, declares its family
+(:mod:`.families`: name, model types, transformers class, paper settings, tiny recipe; the
+class registers itself when it is defined) and provides:
 
 * :meth:`~TransformersBackend._encode_frames`: pixels -> vision tower -> projector -> pooling,
   returning the ``(num_tokens, hidden)`` embeddings, their :class:`TokenLayout` and private
@@ -33,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from tubescope.engine.backends import capture as _capture
+from tubescope.engine.backends import families as _families
 from tubescope.engine.backends.base import PrefillOutput, Prompt, TokenLayout, VisualTokens
 from tubescope.engine.backends.pixels import PreprocessorConfig, check_frames
 from tubescope.engine.backends.prefill import (
@@ -42,6 +45,7 @@ from tubescope.engine.backends.prefill import (
     shared_prefix_length,
 )
 from tubescope.engine.backends.prompting import ChatTemplate, answer_token_ids, tokenize_prompt
+from tubescope.errors import ModelUnavailableError
 
 __all__ = ["TransformersBackend"]
 
@@ -61,12 +65,17 @@ class TransformersBackend:
         **options: family options, see each adapter.
     """
 
-    #: family name, e.g. ``"qwen2-vl"``.
+    #: family name, e.g. ``"qwen2-vl"``; a subclass that declares it is registered
+    #: (:func:`~tubescope.engine.backends.families.register`).
     family: ClassVar[str] = ""
     #: config ``model_type`` values this adapter handles.
     model_types: ClassVar[tuple[str, ...]] = ()
-    #: name of the transformers model class to load.
+    #: name of the transformers model class to load (see :meth:`transformers_class`).
     model_class_name: ClassVar[str] = ""
+    #: the official code's settings for this backbone (None: the paper did not run it).
+    paper: ClassVar[_families.PaperSettings | None] = None
+    #: how :func:`tubescope.testing.save_tiny_model` writes a tiny checkpoint (None: it cannot).
+    tiny: ClassVar[_families.TinyRecipe | None] = None
     #: default preprocessing values where the checkpoint's JSON files say nothing.
     preprocessor_defaults: ClassVar[Mapping[str, Any]] = {}
     #: options accepted by the adapter, with their defaults.
@@ -125,6 +134,28 @@ class TransformersBackend:
                     f"{model_id}: {name!r} token id {max(ids)} is outside the model's {vocab} logits"
                 )
         self._prompt_cache: dict[tuple[str, int], Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__:
+            _families.register(cls)
+
+    @classmethod
+    def transformers_class(cls) -> type:
+        """The transformers model class that loads this family's checkpoints.
+
+        Raises:
+            ModelUnavailableError: the installed transformers has no ``model_class_name``.
+        """
+        import transformers
+
+        found = getattr(transformers, cls.model_class_name, None)
+        if found is None:
+            raise ModelUnavailableError(
+                f"{cls.family}: transformers {transformers.__version__} has no "
+                f"{cls.model_class_name}; install a transformers version that has it"
+            )
+        return found
 
     # ------------------------------------------------------------------ family hooks
 

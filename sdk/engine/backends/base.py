@@ -28,13 +28,38 @@ is a ``typing.Protocol``) and pass an instance as ``Grounder(model=my_backend)``
 
 See ``tubescope.engine.backends.qwen2_vl`` for a complete adapter.
 
-For a transformers model, subclass :class:`tubescope.engine.backends.adapter.TransformersBackend`
-instead: it provides ``prompt`` (from a ``ChatTemplate``), ``prefill`` (shared-prefix KV cache,
-row attention capture, gradients to the visual prompt), the frozen model and the yes/no ids;
-an adapter implements ``_make_template`` and ``_encode_frames`` (plus ``_position_ids`` for
-M-RoPE models, ``_placeholder_counts`` for per-frame placeholders) and is registered in
-``tubescope.engine.backends.loading.adapter_classes``. Test it offline with a checkpoint from
-:func:`tubescope.testing.save_tiny_model`.
+Adding a model family
+---------------------
+For a transformers model, add one module to this package with a subclass of
+:class:`tubescope.engine.backends.adapter.TransformersBackend`. The base provides ``prompt``
+(from a ``ChatTemplate``), ``prefill`` (shared-prefix KV cache, row attention capture,
+gradients to the visual prompt), the frozen model and the yes/no ids; the adapter implements
+``_make_template`` and ``_encode_frames`` (plus ``_position_ids`` for M-RoPE models,
+``_placeholder_counts`` for per-frame placeholders) and declares its family in its class body::
+
+    class MyVLBackend(LlavaVideoBackend):
+        family = "my-vl"                         # family=..., presets, tubescope demo --family
+        model_types = ("my_vl",)                 # config.json model_type values it loads
+        model_class_name = "MyVLForConditionalGeneration"  # in transformers
+        paper = PaperSettings(                   # the official code's settings, or None
+            num_frames=20, resolution=336, token_offset=-3,
+            backend_options={"pool_stride": 5}, datasets={"hcstvg-v1": {"lra_steps": 1}},
+        )
+        tiny = TinyRecipe(                       # the tiny test checkpoint, or None
+            specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<video>"),
+            named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+            chat_template=CHATML_CHAT_TEMPLATE,
+            files=_tiny_files,  # TinySpec -> {"config.json": {...}, "preprocessor_config.json": {...}}
+        )
+
+Defining the class registers it (:mod:`tubescope.engine.backends.families`, where
+``PaperSettings`` and ``TinyRecipe`` are documented); nothing else lists families:
+``load_backend`` and ``detect_family`` find it from ``config.json``, ``preset("paper", family)``
+reads ``paper``, :func:`tubescope.testing.save_tiny_model`, ``TINY_FAMILIES`` and
+``tubescope demo --family`` read ``tiny``, and the backend tests (every test parametrised by
+family, the end-to-end family tests) run on its tiny checkpoint. A family name or model type
+that is already registered fails at import with a ``FamilyError``. Real examples:
+``qwen2_vl`` (a complete adapter) and ``llava_onevision``.
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from tubescope.engine.backends.base import TokenLayout, VisualTokens
+from tubescope.engine.backends.families import PaperSettings, TinyRecipe, TinySpec
 from tubescope.engine.backends.llava import LlavaVideoBackend
 from tubescope.engine.backends.prompting import ChatTemplate
+from tubescope.engine.backends.qwen2_vl import CHATML_CHAT_TEMPLATE
 
 __all__ = ["InternVLBackend", "INTERNVL_SYSTEM"]
 
@@ -42,6 +44,28 @@ INTERNVL_SYSTEM = (
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _tiny_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    """A Qwen2 language model and a 112 px InternViT in 14 px patches, pixel shuffle 0.5."""
+    pad, im_end = tiny.token_ids("<|endoftext|>", "<|im_end|>")
+    (context,) = tiny.token_ids("<IMG_CONTEXT>")
+    text = tiny.text_config(
+        model_type="qwen2", bos_token_id=pad, eos_token_id=im_end, pad_token_id=pad
+    )
+    vision = tiny.vision_config(image_size=[112, 112], patch_size=[14, 14])
+    config = {
+        "text_config": text,
+        "vision_config": vision,
+        "image_token_id": context,
+        "downsample_ratio": 0.5,
+        "vision_feature_layer": -1,
+        "vision_feature_select_strategy": "default",
+        "tie_word_embeddings": False,
+    }
+    pixels = tiny.pixel_config(IMAGENET_MEAN, IMAGENET_STD, size={"height": 112, "width": 112})
+    pre = {"image_processor_type": "GotOcr2ImageProcessor", **pixels}
+    return {"config.json": config, "preprocessor_config.json": pre}
 
 
 class InternVLBackend(LlavaVideoBackend):
@@ -56,6 +80,21 @@ class InternVLBackend(LlavaVideoBackend):
         "image_std": IMAGENET_STD,
     }
     option_defaults: ClassVar[dict[str, Any]] = {"system": INTERNVL_SYSTEM}
+    paper: ClassVar[PaperSettings | None] = None  # not a backbone of the official code
+    tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
+        specials=(
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<|im_end|>",
+            "<img>",
+            "</img>",
+            "<IMG_CONTEXT>",
+            "<video>",
+        ),
+        named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+        chat_template=CHATML_CHAT_TEMPLATE,
+        files=_tiny_files,
+    )
 
     def _make_template(self) -> ChatTemplate:
         system = self.options["system"]

@@ -27,17 +27,57 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from tubescope.engine.backends.base import TokenLayout
+from tubescope.engine.backends.families import PaperSettings, TinyRecipe, TinySpec
 from tubescope.engine.backends.llava import LlavaVideoBackend
 from tubescope.engine.backends.pixels import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from tubescope.engine.backends.prompting import ChatTemplate
 
-__all__ = ["LlavaNextVideoBackend", "VICUNA_SYSTEM"]
+__all__ = ["LlavaNextVideoBackend", "VICUNA_SYSTEM", "VICUNA_CHAT_TEMPLATE"]
 
 #: the system prompt of the vicuna_v1 conversation.
 VICUNA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
+
+#: a Vicuna Jinja chat template (the tiny checkpoint saves it).
+VICUNA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + ' ' }}"
+    "{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] + ' ' }}"
+    "{% else %}{{ 'ASSISTANT: ' + message['content'] + '</s>' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+
+def _tiny_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    """A Llama language model and a 112 px CLIP tower in 14 px patches, pooled with stride 2."""
+    unk, bos, eos = tiny.token_ids("<unk>", "<s>", "</s>")
+    image, video = tiny.token_ids("<image>", "<video>")
+    text = tiny.text_config(
+        model_type="llama", bos_token_id=bos, eos_token_id=eos, pad_token_id=unk
+    )
+    vision = tiny.vision_config(model_type="clip_vision_model", projection_dim=32)
+    config = {
+        "text_config": text,
+        "vision_config": vision,
+        "image_token_index": image,
+        "video_token_index": video,
+        "vision_feature_layer": -2,
+        "vision_feature_select_strategy": "default",
+        "spatial_pool_mode": "average",
+        "spatial_pool_stride": 2,
+        "image_grid_pinpoints": [[112, 112]],
+        "tie_word_embeddings": False,
+    }
+    pixels = tiny.pixel_config(
+        OPENAI_CLIP_MEAN,
+        OPENAI_CLIP_STD,
+        size={"shortest_edge": 112},
+        do_center_crop=True,
+        crop_size={"height": 112, "width": 112},
+    )
+    pre = {"image_processor_type": "LlavaNextImageProcessor", **pixels}
+    return {"config.json": config, "preprocessor_config.json": pre}
 
 
 class LlavaNextVideoBackend(LlavaVideoBackend):
@@ -54,6 +94,22 @@ class LlavaNextVideoBackend(LlavaVideoBackend):
         "spatial_pool_stride": None,
         "pool_after_projector": False,
     }
+    # the official LLaVA-NeXT-Video (DPO) scripts: 20 frames at 336 px pooled with stride 4
+    # (6 x 6 tokens a frame), the grounding token at -5 (the first piece of " ASSISTANT:")
+    paper: ClassVar[PaperSettings | None] = PaperSettings(
+        num_frames=20, resolution=336, token_offset=-5, backend_options={"spatial_pool_stride": 4}
+    )
+    tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
+        specials=("<unk>", "<s>", "</s>", "<image>", "<video>"),
+        named_tokens={
+            "unk_token": "<unk>",
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "pad_token": "<unk>",
+        },
+        chat_template=VICUNA_CHAT_TEMPLATE,
+        files=_tiny_files,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,11 +28,38 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from tubescope.engine.backends.base import TokenLayout
+from tubescope.engine.backends.families import PaperSettings, TinyRecipe, TinySpec
 from tubescope.engine.backends.llava import LlavaVideoBackend
 from tubescope.engine.backends.prompting import ChatTemplate
-from tubescope.engine.backends.qwen2_vl import CHATML_SYSTEM
+from tubescope.engine.backends.qwen2_vl import CHATML_CHAT_TEMPLATE, CHATML_SYSTEM
 
 __all__ = ["LlavaOnevisionBackend"]
+
+
+def _tiny_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    """A Qwen2 language model and a 112 px SigLIP tower in 14 px patches."""
+    pad, im_end = tiny.token_ids("<|endoftext|>", "<|im_end|>")
+    image, video = tiny.token_ids("<image>", "<video>")
+    text = tiny.text_config(
+        model_type="qwen2", bos_token_id=pad, eos_token_id=im_end, pad_token_id=pad
+    )
+    vision = tiny.vision_config(model_type="siglip_vision_model")
+    config = {
+        "text_config": text,
+        "vision_config": vision,
+        "image_token_index": image,
+        "video_token_index": video,
+        "vision_feature_layer": -1,
+        "vision_feature_select_strategy": "full",
+        "image_grid_pinpoints": [[112, 112]],
+        "tie_word_embeddings": False,
+    }
+    pre = {
+        "image_processor_type": "LlavaOnevisionImageProcessor",
+        **tiny.pixel_config([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], size={"height": 112, "width": 112}),
+        "do_convert_rgb": True,
+    }
+    return {"config.json": config, "preprocessor_config.json": pre}
 
 
 class LlavaOnevisionBackend(LlavaVideoBackend):
@@ -46,6 +73,21 @@ class LlavaOnevisionBackend(LlavaVideoBackend):
         "image_std": (0.5, 0.5, 0.5),
     }
     option_defaults: ClassVar[dict[str, Any]] = {"pool_stride": 2, "newline": "one_token"}
+    # the official OV scripts: 20 frames at 336 px pooled with stride 5 (6 x 6 tokens a frame),
+    # the grounding token at -3; one LRA step on HC-STVG-v1
+    paper: ClassVar[PaperSettings | None] = PaperSettings(
+        num_frames=20,
+        resolution=336,
+        token_offset=-3,
+        backend_options={"pool_stride": 5},
+        datasets={"hcstvg-v1": {"lra_steps": 1}},
+    )
+    tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
+        specials=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"),
+        named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+        chat_template=CHATML_CHAT_TEMPLATE,
+        files=_tiny_files,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ Resolution order for ``name_or_path``:
 
 Whatever fails ends in :class:`~tubescope.errors.ModelUnavailableError` naming the model, what
 was tried, and how to make it available. The family is detected from ``config.json``'s
-``model_type``; the preprocessing fields come from ``preprocessor_config.json`` /
+``model_type`` through the family registry (:mod:`.families`); the preprocessing fields come from ``preprocessor_config.json`` /
 ``video_preprocessor_config.json`` read as plain JSON (transformers' processors need torchvision).
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tubescope.engine.backends.families import adapter_class, adapter_classes, adapter_for
 from tubescope.errors import ModelUnavailableError
 from tubescope.jsonio import read_json
 from tubescope.hub import resolve_checkpoint  # re-exported: checkpoint resolution lives in tubescope.hub
@@ -35,38 +36,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
 ]
-
-_ADAPTERS: dict[str, type] = {}
-
-
-def adapter_classes() -> dict[str, type]:
-    """``family name -> adapter class`` (imported on first use: the adapters need torch)."""
-    if not _ADAPTERS:
-        from tubescope.engine.backends.internvl import InternVLBackend
-        from tubescope.engine.backends.llava_next_video import LlavaNextVideoBackend
-        from tubescope.engine.backends.llava_onevision import LlavaOnevisionBackend
-        from tubescope.engine.backends.qwen2_vl import Qwen2VLBackend, Qwen25VLBackend
-
-        for cls in (
-            Qwen2VLBackend,
-            Qwen25VLBackend,
-            LlavaOnevisionBackend,
-            LlavaNextVideoBackend,
-            InternVLBackend,
-        ):
-            _ADAPTERS[cls.family] = cls
-    return _ADAPTERS
-
-
-def adapter_for(model_type: str, model_id: str = "<model>") -> type:
-    """The adapter class handling a config ``model_type`` (e.g. ``"qwen2_vl"``)."""
-    for cls in adapter_classes().values():
-        if model_type in cls.model_types:
-            return cls
-    supported = sorted(t for cls in adapter_classes().values() for t in cls.model_types)
-    raise ModelUnavailableError(
-        f"{model_id}: model_type {model_type!r} is not a supported video MLLM family; supported: {supported}"
-    )
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -147,8 +116,9 @@ def load_backend(
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
         dtype: ``"auto"`` (bfloat16 on CUDA, float32 on CPU), ``"float32"``, ``"bfloat16"``,
             ``"float16"`` or a ``torch.dtype``.
-        family: force an adapter (``"qwen2-vl"``, ``"qwen2.5-vl"``, ``"llava-onevision"``,
-            ``"llava-next-video"``, ``"internvl"``) instead of detecting it from ``config.json``.
+        family: force an adapter (one of
+            :func:`~tubescope.engine.backends.families.family_names`) instead of detecting it
+            from ``config.json``.
         share_prefix: run the common prefix of several questions once per prefill.
         **adapter_options: family options, e.g. ``duplicate_frames=True`` (Qwen),
             ``pool_stride=5`` (LLaVA-OneVision), ``spatial_pool_stride=4`` (LLaVA-NeXT-Video).
@@ -159,6 +129,7 @@ def load_backend(
     Raises:
         ModelUnavailableError: the checkpoint is neither local, cached nor downloadable, or its
             family is not supported.
+        FamilyError: ``family`` is not a registered family.
 
     Example:
         >>> import tempfile
@@ -183,10 +154,7 @@ def load_backend(
     directory = resolve_checkpoint(name_or_path)
     config = _read_config(directory, model_id)
     if family is not None:
-        classes = adapter_classes()
-        if family not in classes:
-            raise ValueError(f"family {family!r} is not one of {sorted(classes)}")
-        cls = classes[family]
+        cls = adapter_class(family)
     else:
         cls = adapter_for(str(config["model_type"]), model_id)
     unknown = sorted(set(adapter_options) - set(cls.option_defaults))
@@ -197,7 +165,7 @@ def load_backend(
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
-    model_class = getattr(transformers, cls.model_class_name)
+    model_class = cls.transformers_class()
     load_kwargs: dict[str, Any] = {
         "dtype": torch_dtype,
         "attn_implementation": "sdpa",

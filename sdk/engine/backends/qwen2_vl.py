@@ -39,7 +39,10 @@ import numpy as np
 import torch
 from tubescope.engine.backends.adapter import TransformersBackend
 from tubescope.engine.backends.base import TokenLayout, VisualTokens
+from tubescope.engine.backends.families import PaperSettings, TinyRecipe, TinySpec
 from tubescope.engine.backends.pixels import (
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
     qwen_frame_size,
     qwen_patchify,
     rescale_normalize,
@@ -47,14 +50,118 @@ from tubescope.engine.backends.pixels import (
 )
 from tubescope.engine.backends.prompting import ChatTemplate
 
-__all__ = ["Qwen2VLBackend", "Qwen25VLBackend", "CHATML_SYSTEM"]
+__all__ = ["Qwen2VLBackend", "Qwen25VLBackend", "CHATML_SYSTEM", "CHATML_CHAT_TEMPLATE"]
 
 #: the default system turn of Qwen2-VL and LLaVA-OneVision (official code and chat templates).
 CHATML_SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
+#: a plain ChatML Jinja chat template (the tiny checkpoints of the ChatML families save it).
+CHATML_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
 #: Qwen video pixel budget when the checkpoint has no video preprocessor config (qwen-vl-utils).
 VIDEO_MIN_PIXELS = 128 * 28 * 28
 VIDEO_MAX_PIXELS = 768 * 28 * 28
+
+# The official Qwen scripts: 20 frames squashed to 224 x 224, one frame per temporal patch, the
+# grounding token at -3; 10 frames on HC-STVG-v1 and VidSTG. ``size`` pins 224 x 224 frames to an
+# 8 x 8 grid (Qwen's default pixel budget would upscale them).
+_QWEN_PAPER = PaperSettings(
+    num_frames=20,
+    resolution=224,
+    token_offset=-3,
+    backend_options={"duplicate_frames": True, "size": (224, 224)},
+    datasets={"hcstvg-v1": {"num_frames": 10}, "vidstg": {"num_frames": 10}},
+)
+
+_QWEN_SPECIALS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+
+def _tiny_qwen_files(tiny: TinySpec, vision: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Config and preprocessor files of a tiny Qwen2-VL / Qwen2.5-VL checkpoint; ``vision`` is
+    the family's vision tower config (the patch geometry is shared)."""
+    half = tiny.head_dim // 2
+    section = [half - 2 * (half // 3), half // 3, half // 3]  # sums to head_dim / 2
+    pad, im_end = tiny.token_ids("<|endoftext|>", "<|im_end|>")
+    image, video, start, end = tiny.token_ids(
+        "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"
+    )
+    text = tiny.text_config(
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section},
+        bos_token_id=pad,
+        eos_token_id=im_end,
+        pad_token_id=pad,
+    )
+    patches = {
+        "patch_size": 14,
+        "temporal_patch_size": 2,
+        "spatial_merge_size": 2,
+        "in_channels": 3,
+    }
+    config = {
+        "text_config": text,
+        "vision_config": {**vision, **patches},
+        "image_token_id": image,
+        "video_token_id": video,
+        "vision_start_token_id": start,
+        "vision_end_token_id": end,
+        "tie_word_embeddings": False,
+    }
+    pixels = {
+        **tiny.pixel_config(OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
+        "min_pixels": 28 * 28 * 4,
+        "max_pixels": 28 * 28 * 64,
+        "patch_size": 14,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+    }
+    return {
+        "config.json": config,
+        "preprocessor_config.json": {"image_processor_type": "Qwen2VLImageProcessor", **pixels},
+        "video_preprocessor_config.json": {
+            **pixels,
+            "video_processor_type": "Qwen2VLVideoProcessor",
+        },
+    }
+
+
+def _tiny_qwen2_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    vision = {
+        "depth": 2,
+        "embed_dim": 32,
+        "hidden_size": tiny.hidden_size,
+        "num_heads": 2,
+        "mlp_ratio": 2,
+    }
+    return _tiny_qwen_files(tiny, vision)
+
+
+def _tiny_qwen25_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    vision = {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "out_hidden_size": tiny.hidden_size,
+        "fullatt_block_indexes": [1],
+        "window_size": 112,
+        "tokens_per_second": 2,
+    }
+    return _tiny_qwen_files(tiny, vision)
+
+
+_QWEN_TOKENS = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
 
 
 class Qwen2VLBackend(TransformersBackend):
@@ -63,6 +170,10 @@ class Qwen2VLBackend(TransformersBackend):
     family: ClassVar[str] = "qwen2-vl"
     model_types: ClassVar[tuple[str, ...]] = ("qwen2_vl",)
     model_class_name: ClassVar[str] = "Qwen2VLForConditionalGeneration"
+    paper: ClassVar[PaperSettings | None] = _QWEN_PAPER
+    tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
+        _QWEN_SPECIALS, _QWEN_TOKENS, CHATML_CHAT_TEMPLATE, _tiny_qwen2_vl_files
+    )
     preprocessor_defaults: ClassVar[dict[str, Any]] = {
         "patch_size": 14,
         "temporal_patch_size": 2,
@@ -209,6 +320,10 @@ class Qwen25VLBackend(Qwen2VLBackend):
     family: ClassVar[str] = "qwen2.5-vl"
     model_types: ClassVar[tuple[str, ...]] = ("qwen2_5_vl",)
     model_class_name: ClassVar[str] = "Qwen2_5_VLForConditionalGeneration"
+    paper: ClassVar[PaperSettings | None] = _QWEN_PAPER
+    tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
+        _QWEN_SPECIALS, _QWEN_TOKENS, CHATML_CHAT_TEMPLATE, _tiny_qwen25_vl_files
+    )
 
     def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:
         return {

@@ -1,7 +1,9 @@
-"""Fixtures of the backend tests: one tiny checkpoint per family, written once per session."""
+"""Fixtures of the backend tests: a tiny checkpoint per registered family, written once per
+session when a test first needs it (the family parameter comes from the family registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,18 @@ from tubescope.testing import TINY_FAMILIES, save_tiny_model
 from tests.engine.backends.helpers import load_cpu
 
 
+class PerFamily(dict):
+    """``family -> value``, each value made on first access."""
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, family: str) -> Any:
+        value = self[family] = self._make(family)
+        return value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _two_threads() -> None:
     torch.set_num_threads(2)
@@ -20,13 +34,13 @@ def _two_threads() -> None:
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny_models")
-    return {family: save_tiny_model(family, root / family) for family in TINY_FAMILIES}
+    return PerFamily(lambda family: save_tiny_model(family, root / family))
 
 
 @pytest.fixture(scope="session")
 def backends(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
     """Shared, read-only backends (tests that mutate weights load their own)."""
-    return {family: load_cpu(path) for family, path in tiny_dirs.items()}
+    return PerFamily(lambda family: load_cpu(tiny_dirs[family]))
 
 
 @pytest.fixture(params=TINY_FAMILIES)

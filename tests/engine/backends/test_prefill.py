@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tubescope.engine.backends.internvl import InternVLBackend
+from tubescope.engine.backends.qwen2_vl import Qwen2VLBackend, Qwen25VLBackend
 from tubescope.errors import QueryError
 
 from tests.engine.backends.helpers import CAPTION, QUESTION, random_frames
@@ -17,14 +19,14 @@ def official_logits(backend, frames, question):
     prompt = backend.prompt(question, backend.encode(frames))
     ids = prompt.input_ids[None].to(backend.device)
     kwargs = {}
-    if backend.family.startswith("qwen"):
+    if isinstance(backend, Qwen2VLBackend):
         patches, grid, per_group = backend.pixel_values(frames)
         kwargs["pixel_values_videos"] = torch.from_numpy(patches)
         kwargs["video_grid_thw"] = torch.tensor([grid])
         kwargs["mm_token_type_ids"] = (ids == backend.placeholder_id).int() * 2
-        if backend.family == "qwen2.5-vl":
+        if isinstance(backend, Qwen25VLBackend):
             kwargs["second_per_grid_ts"] = torch.tensor([per_group / backend.options["sample_fps"]])
-    elif backend.family == "internvl":
+    elif isinstance(backend, InternVLBackend):
         kwargs["pixel_values"] = torch.from_numpy(
             backend.pixel_values(frames)
         )  # one image per frame

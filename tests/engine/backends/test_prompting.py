@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tubescope.engine.backends.internvl import InternVLBackend
+from tubescope.engine.backends.llava_next_video import LlavaNextVideoBackend
+from tubescope.engine.backends.llava_onevision import LlavaOnevisionBackend
 from tubescope.engine.backends.prefill import shared_prefix_length
 from tubescope.engine.backends.prompting import ChatTemplate, answer_token_ids, tokenize_prompt
+from tubescope.engine.backends.qwen2_vl import Qwen2VLBackend
 from tubescope.errors import ModelUnavailableError, QueryError
 
 from tests.engine.backends.helpers import QUESTION, random_frames
@@ -13,7 +17,7 @@ from tests.engine.backends.helpers import QUESTION, random_frames
 CHATML_TAIL = ("<|im_end|>", "Ċ", "<|im_start|>", "assistant", "Ċ")
 
 
-def test_prompt_text_and_expansion(backend, family):
+def test_prompt_text_and_expansion(backend):
     visual = backend.encode(random_frames(4))
     prompt = backend.prompt(QUESTION, visual)
     ids = prompt.input_ids.tolist()
@@ -26,10 +30,10 @@ def test_prompt_text_and_expansion(backend, family):
         if t != backend.placeholder_id or ids[i - 1] != backend.placeholder_id
     ]
     text = backend.tokenizer.decode(one, skip_special_tokens=False)
-    bos = backend.tokenizer.bos_token if family == "llava-next-video" else ""
+    bos = backend.tokenizer.bos_token if isinstance(backend, LlavaNextVideoBackend) else ""
     groups = visual.layout.groups
     assert text == bos + backend.template.text(QUESTION, groups)
-    if family.startswith("qwen"):
+    if isinstance(backend, Qwen2VLBackend):
         assert ids[prompt.visual_start - 1] == backend.tokenizer.convert_tokens_to_ids(
             "<|vision_start|>"
         )
@@ -37,9 +41,9 @@ def test_prompt_text_and_expansion(backend, family):
         assert text.startswith(
             "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
         )
-    elif family == "llava-onevision":
+    elif isinstance(backend, LlavaOnevisionBackend):
         assert text.endswith(f"<video>\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
-    elif family == "internvl":
+    elif isinstance(backend, InternVLBackend):
         per_frame = visual.layout.rows * visual.layout.cols
         assert (
             prompt.visual_positions is not None
@@ -48,16 +52,17 @@ def test_prompt_text_and_expansion(backend, family):
         assert "Frame1: <img><IMG_CONTEXT></img>\nFrame2: <img>" in text
         assert text.endswith(f"</img>\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
     else:
+        assert isinstance(backend, LlavaNextVideoBackend)
         assert ids[0] == backend.tokenizer.bos_token_id
         assert text.endswith(f"USER: <video>\n{QUESTION} ASSISTANT:")
-    if family != "internvl":
+    if not isinstance(backend, InternVLBackend):
         assert (
             prompt.visual_positions is None
             and prompt.visual_end == prompt.visual_start + visual.num_tokens
         )
 
 
-def test_candidate_grounding_tokens(backend, family):
+def test_candidate_grounding_tokens(backend):
     visual = backend.encode(random_frames(2))
     prompt = backend.prompt(QUESTION, visual)
     assert list(prompt.candidates) == list(
@@ -67,7 +72,7 @@ def test_candidate_grounding_tokens(backend, family):
         prompt.input_ids[list(prompt.candidates)].tolist()
     )
     assert tuple(tokens) == prompt.candidate_tokens
-    if family == "llava-next-video":
+    if isinstance(backend, LlavaNextVideoBackend):
         assert "".join(tokens).replace("Ġ", " ").replace("▁", " ") == " ASSISTANT:"
     else:
         assert prompt.candidate_tokens == CHATML_TAIL
