@@ -27,32 +27,9 @@ from tubescope.integrations.runs import run_dataset
 from tubescope.integrations.runs.ledger import _evaluator_reads_schema_version
 from tubescope.types.schema import SCHEMA_VERSION
 
-from tests.integrations.runs.helpers import dying_stub_backend
+from tests.integrations.runs.helpers import dying_stub_backend, run_args
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def run_args(ds, model, out, *extra):
-    return [
-        "run",
-        "--dataset",
-        "hcstvg-v1",
-        "--annotations",
-        str(ds.annotations),
-        "--videos",
-        str(ds.videos),
-        "--proposals",
-        str(ds.proposals),
-        "--decompositions",
-        "rules",
-        "--model",
-        str(model),
-        "--set",
-        "num_frames=4",
-        "--out",
-        str(out),
-        *extra,
-    ]
 
 
 def invoke(*args, code=3):

@@ -17,7 +17,7 @@ from tubescope.cli.main import cli
 from tubescope.integrations.runs import RunError, run_dataset
 
 from tests.engine.stub_backend import StubBackend
-from tests.integrations.runs.helpers import write_hcstvg, write_vidstg
+from tests.integrations.runs.helpers import run_args, write_hcstvg, write_vidstg
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -43,26 +43,7 @@ def clean(tmp_path_factory):
 
 
 def run_cli(ds, out, *extra, videos=None):
-    args = [
-        "run",
-        "--dataset",
-        "hcstvg-v1",
-        "--annotations",
-        str(ds.annotations),
-        "--videos",
-        str(ds.videos if videos is None else videos),
-        "--proposals",
-        str(ds.proposals),
-        "--decompositions",
-        "rules",
-        "--model",
-        "some/model",
-        "--out",
-        str(out),
-    ]
-    if not any(e.startswith("num_frames=") for e in extra):
-        args += ["--set", "num_frames=4"]
-    return CliRunner().invoke(cli, [*args, *extra])
+    return CliRunner().invoke(cli, run_args(ds, "some/model", out, *extra, videos=videos))
 
 
 def one_line_error(result, *needles: str) -> str:
