@@ -216,14 +216,17 @@ def run_command(
     bar = make_progress()
     state: dict[str, Any] = {"task": None, "live": False}
 
+    def stop_bar() -> None:
+        if state["live"]:  # stopping a bar that never started prints an empty line
+            bar.stop()
+            state["live"] = False
+
     def status(message: str) -> None:
         if message == "grounding":
             bar.start()
             state["live"] = True
             return
-        if state["live"]:
-            bar.stop()
-            state["live"] = False
+        stop_bar()
         errors.print(f"[dim]{message}...[/dim]")
 
     def progress(done: int, total: int, failed: int) -> None:
@@ -257,13 +260,13 @@ def run_command(
             command=_canonical_command(),
         )
     except KeyboardInterrupt:
-        bar.stop()
+        stop_bar()
         errors.print(
             f"interrupted: rerun the same command to resume (finished queries are kept in {out})"
         )
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        bar.stop()
+        stop_bar()
     info = result.summary["run"]
     if result.repaired_bytes:
         errors.print(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.errors import VideoError
+from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval import load_annotations
 from tubescope.integrations.runs import (
     JsonlLog,
@@ -255,3 +255,27 @@ def test_cli_errors_are_one_line_with_exit_code_2(hcstvg, tmp_path):
         result = CliRunner().invoke(cli, base + extra)
         assert result.exit_code == 2, result.output
         assert expected in result.output
+
+
+def test_prediction_rows_carry_the_schema_version_once_the_evaluator_reads_it(monkeypatch):
+    from tubescope.integrations.runs import ledger
+    from tubescope.types.schema import SCHEMA_VERSION
+
+    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: True)
+    assert ledger.prediction_row("v", "q", None) == {
+        "schema_version": SCHEMA_VERSION,
+        "video_id": "v",
+        "query_id": "q",
+        "tube": None,
+    }
+    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: False)
+    assert ledger.prediction_row("v", "q", None) == {"video_id": "v", "query_id": "q", "tube": None}
+
+
+def test_predictions_from_a_newer_tubescope_are_refused_on_resume(hcstvg, tmp_path):
+    out = tmp_path / "out"
+    result = stub_run(hcstvg, out, limit=1)
+    row = json.loads(result.predictions_path.read_text())
+    result.predictions_path.write_text(json.dumps({**row, "schema_version": 99}) + "\n")
+    with pytest.raises(TubescopeError, match="newer tubescope"):
+        stub_run(hcstvg, out, limit=1)
