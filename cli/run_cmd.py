@@ -7,38 +7,29 @@ Example (HC-STVG-v2 val with LLaVA-OneVision, the paper's configuration)::
         --model llava-hf/llava-onevision-qwen2-7b-ov-hf --preset paper --out runs/ov-v2
 
 Rerunning the same command resumes (finished queries are skipped, failed ones retried while
-they have attempts left). ``--ray`` spreads the videos over the actors of a Ray cluster. The
-files written to ``--out`` are described in :mod:`tubescope.integrations.runs.api`.
+they have attempts left; input errors such as a missing video use none). ``--ray`` spreads the
+videos over the actors of a Ray cluster. The files written to ``--out`` are described in
+:mod:`tubescope.integrations.runs.api`.
+
+Exit status: 0 when every query of the run has a prediction; 2 on bad input found before the
+model loads (one ``error:`` line); 3 when some queries failed (they score 0; the last line
+summarises the causes and names the first failing video); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["run_command"]
+__all__ = ["run_command", "EXIT_QUERIES_FAILED", "EXIT_INTERRUPTED"]
+
+EXIT_QUERIES_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 _DATASETS = ("hcstvg-v1", "hcstvg-v2", "vidstg")
-
-
-def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        if isinstance(value, list):
-            value = tuple(value)
-        overrides[key.strip()] = value
-    return overrides
 
 
 def _quiet_transformers() -> None:
@@ -86,7 +77,7 @@ def _canonical_command() -> str:
 )
 @click.option(
     "--videos",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
     help="Videos directory: <video_id>.mp4/.mkv/... flat, or in sub-folders at any depth "
     "(VidOR: video/<group>/<vid>.mp4).",
@@ -127,12 +118,12 @@ def _canonical_command() -> str:
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Change one GrounderConfig field of the preset (JSON value), e.g. --set num_frames=8. "
-    "Repeatable.",
+    help="Change one GrounderConfig field of the preset, e.g. --set num_frames=8, --set tas=false, "
+    "--set layers=6,7,8 (checked against the field's type and range). Repeatable.",
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
     help="Output directory (predictions.jsonl, failures.jsonl, run.json, report.json). "
     "Reuse it to resume.",
@@ -214,23 +205,28 @@ def run_command(
     from tubescope.cli.progress import make_progress
     from tubescope.cli.quiet import quiet_ffmpeg
     from tubescope.integrations.runs import results_table, run_dataset
+    from tubescope.integrations.runs.overrides import parse_set_options
+    from tubescope.integrations.runs.report import failure_heading, failure_lines
 
+    overrides = parse_set_options(sets)
     quiet_ffmpeg()
     _quiet_transformers()
-    overrides = _parse_sets(sets)
     console = Console()
     errors = Console(stderr=True)
     bar = make_progress()
     state: dict[str, Any] = {"task": None, "live": False}
+
+    def stop_bar() -> None:
+        if state["live"]:  # stopping a bar that never started prints an empty line
+            bar.stop()
+            state["live"] = False
 
     def status(message: str) -> None:
         if message == "grounding":
             bar.start()
             state["live"] = True
             return
-        if state["live"]:
-            bar.stop()
-            state["live"] = False
+        stop_bar()
         errors.print(f"[dim]{message}...[/dim]")
 
     def progress(done: int, total: int, failed: int) -> None:
@@ -264,13 +260,13 @@ def run_command(
             command=_canonical_command(),
         )
     except KeyboardInterrupt:
-        bar.stop()
+        stop_bar()
         errors.print(
             f"interrupted: rerun the same command to resume (finished queries are kept in {out})"
         )
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
-        bar.stop()
+        stop_bar()
     info = result.summary["run"]
     if result.repaired_bytes:
         errors.print(
@@ -278,8 +274,9 @@ def run_command(
             "left by an interrupted run[/yellow]"
         )
     console.print(results_table(result.report, dataset, protocol))
+    noun = "query" if info["n_queries"] == 1 else "queries"
     console.print(
-        f"{info['n_predicted']} of {info['n_queries']} queries predicted, "
+        f"{info['n_predicted']} of {info['n_queries']} {noun} predicted, "
         f"{result.processed} in this run"
         + (
             f"; {info['n_extra_predictions']} predictions outside this selection not scored"
@@ -288,21 +285,22 @@ def run_command(
         )
     )
     if result.failed:
-        noun = "query" if len(result.failed) == 1 else "queries"
         console.print(
-            f"[yellow]{len(result.failed)} {noun} failed and score 0 "
+            f"[yellow]{failure_heading(len(result.failed))} "
             f"(details: {result.failures_path}):[/yellow]"
         )
-        for entry in result.failed[:20]:
-            console.print(
-                f"  {entry['query_id']} ({entry['attempts']} attempts): {entry['error']}",
-                markup=False,
-            )
+        for line in failure_lines(result.failed, 20):
+            console.print(line, markup=False)
         if len(result.failed) > 20:
             console.print(f"  ... and {len(result.failed) - 20} more (report.json lists all)")
     if info["n_not_run"]:
+        were = "query was" if info["n_not_run"] == 1 else "queries were"
         console.print(
-            f"[yellow]{info['n_not_run']} queries were not run (interrupted); "
+            f"[yellow]{info['n_not_run']} {were} not run (interrupted); "
             "rerun to finish them.[/yellow]"
         )
     console.print(f"report: {result.report_path}")
+    summary = result.failure_summary()
+    if summary is not None:
+        click.echo(f"failed: {summary}", err=True)
+        sys.exit(EXIT_QUERIES_FAILED)

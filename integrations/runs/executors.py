@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from tubescope.integrations.runs.failures import WorkerDied, failure_record
 from tubescope.integrations.runs.plan import RunError, VideoJob
 from tubescope.integrations.runs.worker import Worker, WorkerSpec
 
@@ -186,19 +187,11 @@ class RayExecutor:
 
     @staticmethod
     def _died(job: VideoJob, past: Mapping[str, int], err: BaseException) -> list[dict[str, Any]]:
-        text = _ray_error_text(err)
+        died = WorkerDied(f"the Ray worker grounding this video died ({_ray_error_text(err)})")
         return [
-            {
-                "type": "failure",
-                "video_id": job.video_id,
-                "query_id": qid,
-                "attempt": int(past.get(qid, 0)) + 1,
-                "error_type": "WorkerDied",
-                "error": f"WorkerDied: the Ray worker grounding this video died ({text})",
-                "transient": True,
-                "traceback": str(err)[-4000:],
-                "worker": None,
-            }
+            failure_record(
+                job.video_id, qid, died, attempt=int(past.get(qid, 0)) + 1, trace=str(err)
+            )
             for qid in job.query_ids
         ]
 

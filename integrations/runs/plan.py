@@ -27,6 +27,7 @@ from pathlib import Path
 from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval.annotations import GTQuery
 from tubescope.formats import VIDEO_EXTENSIONS
+from tubescope.integrations.runs.dataset_rules import job_segment
 
 __all__ = [
     "RunError",
@@ -39,8 +40,6 @@ __all__ = [
     "segment_span",
     "select_queries",
 ]
-
-#: extensions tried, in this order, when looking a video id up in the videos directory.
 
 
 class RunError(TubescopeError):
@@ -124,11 +123,12 @@ def plan_jobs(queries: Sequence[GTQuery], *, lowercase: bool = False) -> list[Vi
     """Group queries into :class:`VideoJob` s (order: first appearance of each video/segment).
 
     ``lowercase``: lower-case the query text (the official HC-STVG loader does, ``--preset paper``).
+    The segment of a job comes from
+    :func:`~tubescope.integrations.runs.dataset_rules.job_segment`.
     """
     groups: dict[tuple[str, tuple[int, int] | None], list[GTQuery]] = {}
     for query in queries:
-        segment = query.segment if query.dataset == "vidstg" else None
-        groups.setdefault((query.video_id, segment), []).append(query)
+        groups.setdefault((query.video_id, job_segment(query)), []).append(query)
     jobs = []
     for (video_id, segment), members in groups.items():
         texts = tuple(q.query.lower() if lowercase else q.query for q in members)

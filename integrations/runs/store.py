@@ -32,7 +32,7 @@ from typing import Any
 from tubescope.durable import atomic_write_text, fsync_directory
 from tubescope.integrations.runs.plan import RunError
 
-__all__ = ["JsonlLog", "run_lock", "write_json_atomic", "read_json"]
+__all__ = ["JsonlLog", "run_lock", "write_json_atomic"]
 
 
 class JsonlLog:
@@ -168,11 +168,3 @@ def run_lock(out: Path) -> Iterator[None]:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` via a temporary file + fsync + rename (never half-written)."""
     atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file written by :func:`write_json_atomic` (RunError when unreadable)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunError(f"{path}: cannot read ({err})") from None

@@ -7,14 +7,17 @@ returns plain JSON-able records and the driver appends them to the run's logs.
 Records returned by :meth:`Worker.process`:
 
 * ``{"type": "prediction", "video_id", "query_id", "tube": <Tube JSON> | null}``
-* ``{"type": "failure", "video_id", "query_id", "attempt", "error_type", "error", "transient",
-  "traceback", "worker"}``
+* ``{"type": "failure", ...}``: a failure record
+  (:func:`~tubescope.integrations.runs.failures.failure_record`)
 
 Retries inside a job: an attempt that fails with a *transient* error (anything that is not a
 :class:`~tubescope.errors.TubescopeError`: CUDA out-of-memory, a runtime error, an I/O hiccup)
-is retried at once while the query has attempts left. An *input* error (a corrupt or missing
-video, unusable proposals, an empty query) would fail the same way again, so it is recorded once
-per run; a later run on the same ``--out`` tries it again while attempts are left.
+is retried at once while the query has attempts left. Any other error would fail the same way
+again, so it is recorded once per run. An *input* error (a corrupt video, unusable proposals,
+a bad annotation: :data:`~tubescope.integrations.runs.failures.INPUT_ERRORS`) uses no attempt:
+a later run on the same ``--out`` tries the query again, whatever its retries
+(:mod:`~tubescope.integrations.runs.failures`). Most input errors are found before the model
+loads (:mod:`~tubescope.integrations.runs.inputs`); the worker records those it meets itself.
 
 When ``ground_many`` fails on a video with several queries for a reason other than the video
 or its proposals, each query is retried alone in the same attempt, so one bad query cannot sink its
@@ -31,12 +34,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tubescope.errors import ProposalError, TubescopeError, VideoError
+from tubescope.errors import TubescopeError
+from tubescope.integrations.runs.failures import INPUT_ERRORS, failure_record
 from tubescope.integrations.runs.plan import VideoJob, VideoResolver, open_video, segment_span
 
 __all__ = ["WorkerSpec", "Worker", "model_description"]
-
-_TRACEBACK_CHARS = 4000
 
 
 @dataclass
@@ -73,11 +75,6 @@ def _is_backend(obj: Any) -> bool:
     from tubescope.engine.backends.base import Backend
 
     return isinstance(obj, Backend)
-
-
-def _error_text(err: BaseException) -> str:
-    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 
 def model_description(backend: Any, model_arg: Any) -> dict[str, Any]:
@@ -187,22 +184,14 @@ class Worker:
                     )
                     continue
                 err, trace = value
-                attempts[qid] += 1
-                transient = not isinstance(err, TubescopeError)
+                if not isinstance(err, INPUT_ERRORS):
+                    attempts[qid] += 1
                 records.append(
-                    {
-                        "type": "failure",
-                        "video_id": job.video_id,
-                        "query_id": qid,
-                        "attempt": attempts[qid],
-                        "error_type": type(err).__name__,
-                        "error": _error_text(err),
-                        "transient": transient,
-                        "traceback": trace[-_TRACEBACK_CHARS:],
-                        "worker": self.name,
-                    }
+                    failure_record(
+                        job.video_id, qid, err, attempt=attempts[qid], trace=trace, worker=self.name
+                    )
                 )
-                if transient and attempts[qid] < max_attempts:
+                if not isinstance(err, TubescopeError) and attempts[qid] < max_attempts:
                     retry.append(qid)
             todo = retry
             if todo:
@@ -221,7 +210,7 @@ class Worker:
             return {qid: _tube_json(r) for qid, r in zip(job.query_ids, results)}
         except Exception as err:  # noqa: BLE001
             failure = (False, (err, traceback.format_exc()))
-            if isinstance(err, (VideoError, ProposalError)) or len(job.query_ids) == 1:
+            if isinstance(err, INPUT_ERRORS) or len(job.query_ids) == 1:
                 return dict.fromkeys(job.query_ids, failure)
         outcomes: dict[str, tuple[bool, Any]] = {}
         for qid, text in zip(job.query_ids, job.queries):

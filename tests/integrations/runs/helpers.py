@@ -140,6 +140,30 @@ def write_vidstg(root: Path) -> Dataset:
     return Dataset(root, path, videos, props, ids, None)
 
 
+def run_args(ds: Dataset, model, out, *extra: str, videos=None) -> list[str]:
+    """``tubescope run`` arguments for ``ds`` (HC-STVG v1, its proposals, rules, 4 frames)."""
+    settings = [] if any(e.startswith("num_frames=") for e in extra) else ["--set", "num_frames=4"]
+    return [
+        "run",
+        "--dataset",
+        "hcstvg-v1",
+        "--annotations",
+        str(ds.annotations),
+        "--videos",
+        str(ds.videos if videos is None else videos),
+        "--proposals",
+        str(ds.proposals),
+        "--decompositions",
+        "rules",
+        "--model",
+        str(model),
+        *settings,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 def dying_stub_backend(flag: str):
     """A stub backend whose first encode anywhere kills its process (a Ray worker lost mid-video).
 

@@ -11,6 +11,14 @@ MODULES = [
     "tubescope.integrations.runs.plan",
     "tubescope.integrations.runs.store",
     "tubescope.integrations.runs.api",
+    "tubescope.integrations.runs.dataset_rules",
+    "tubescope.integrations.runs.failures",
+    "tubescope.integrations.runs.inputs",
+    "tubescope.integrations.runs.ledger",
+    "tubescope.integrations.runs.manifest",
+    "tubescope.integrations.runs.overrides",
+    "tubescope.integrations.runs.report",
+    "tubescope.integrations.runs.request",
 ]
 
 

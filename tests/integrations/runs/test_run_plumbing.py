@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.errors import VideoError
+from tubescope.errors import TubescopeError, VideoError
 from tubescope.eval import load_annotations
 from tubescope.integrations.runs import (
     JsonlLog,
@@ -145,21 +145,19 @@ def test_transient_error_is_retried_within_the_run(hcstvg, tmp_path):
     assert len(records(result.predictions_path)) == 1 and result.summary["run"]["n_failed"] == 0
 
 
-def test_input_errors_are_retried_once_per_run_up_to_the_bound(hcstvg, tmp_path):
-    only_corrupt = tmp_path / "corrupt.json"
-    data = json.loads(hcstvg.annotations.read_text())
-    only_corrupt.write_text(json.dumps({f"{hcstvg.corrupt}.mp4": data[f"{hcstvg.corrupt}.mp4"]}))
-    ds = type(hcstvg)(
-        tmp_path, only_corrupt, hcstvg.videos, hcstvg.proposals, [hcstvg.corrupt], hcstvg.corrupt
-    )
+def test_input_errors_are_tried_by_every_run_and_use_no_attempts(hcstvg, tmp_path):
     out = tmp_path / "out"
     attempts = []
-    for retries in (1, 1, 1, 2):
-        result = stub_run(ds, out, retries=retries)
+    for retries in (0, 0, 1):
+        result = stub_run(hcstvg, out, retries=retries)
         attempts.append([f["attempt"] for f in records(result.failures_path)])
-        assert result.report.n_missing == 1 and result.failed[0]["error_type"] == "VideoError"
-    assert attempts == [[1], [1, 2], [1, 2], [1, 2, 3]]
-    assert result.summary["run"]["failed"][0]["attempts"] == 3
+        assert result.report.n_missing == 1 and result.failed[0]["cause"] == "unreadable video"
+    assert attempts == [[None], [None, None], [None, None, None]]
+    assert result.processed == 1 and result.summary["run"]["failed"][0]["attempts"] == 0
+    sessions = result.summary["provenance"]["sessions"]
+    # only the corrupt video was left: found before loading, so no model was loaded for it
+    assert [s["executor"] is None for s in sessions] == [False, True, True]
+    assert [s["input_failures"] for s in sessions] == [1, 1, 1]
 
 
 def test_one_failing_query_does_not_sink_the_others_of_its_video(tmp_path):
@@ -257,3 +255,27 @@ def test_cli_errors_are_one_line_with_exit_code_2(hcstvg, tmp_path):
         result = CliRunner().invoke(cli, base + extra)
         assert result.exit_code == 2, result.output
         assert expected in result.output
+
+
+def test_prediction_rows_carry_the_schema_version_once_the_evaluator_reads_it(monkeypatch):
+    from tubescope.integrations.runs import ledger
+    from tubescope.types.schema import SCHEMA_VERSION
+
+    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: True)
+    assert ledger.prediction_row("v", "q", None) == {
+        "schema_version": SCHEMA_VERSION,
+        "video_id": "v",
+        "query_id": "q",
+        "tube": None,
+    }
+    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: False)
+    assert ledger.prediction_row("v", "q", None) == {"video_id": "v", "query_id": "q", "tube": None}
+
+
+def test_predictions_from_a_newer_tubescope_are_refused_on_resume(hcstvg, tmp_path):
+    out = tmp_path / "out"
+    result = stub_run(hcstvg, out, limit=1)
+    row = json.loads(result.predictions_path.read_text())
+    result.predictions_path.write_text(json.dumps({**row, "schema_version": 99}) + "\n")
+    with pytest.raises(TubescopeError, match="newer tubescope"):
+        stub_run(hcstvg, out, limit=1)
