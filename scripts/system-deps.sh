@@ -50,8 +50,12 @@ echo "system-deps: installing $MISSING" >&2
 if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null; then
     give_up "apt-get update failed"
 fi
+LOG=$(mktemp)
 # shellcheck disable=SC2086 # the package list is meant to split
-if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $MISSING >/dev/null; then
+if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $MISSING >"$LOG" 2>&1; then
+    tail -n 20 "$LOG" >&2
+    rm -f "$LOG"
     give_up "apt-get install failed"
 fi
+rm -f "$LOG"
 echo "system-deps: done" >&2

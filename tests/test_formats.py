@@ -87,6 +87,9 @@ def test_frame_count_and_size_match_ffprobe_and_info(entry: CorpusFile) -> None:
     video = Video(entry.path)
     height, width = ref.frames.shape[1:3]
     assert (video.frame_count, video.width, video.height) == (ref.count, width, height)
+    if entry.name not in ("mp4_vfr", "mp4_repeated_pts"):  # constant rate: exact, whatever the container says
+        assert video.fps == ffmpeg_corpus.FPS
+        assert video.duration == pytest.approx(ref.count / ffmpeg_corpus.FPS, abs=1e-3)  # mkv: a 1 ms clock
     result = CliRunner().invoke(cli, ["info", "--json", str(entry.path)])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
@@ -204,10 +207,12 @@ def test_run_finds_and_opens_every_container(corpus: dict[str, CorpusFile | str]
 
 
 def test_render_writes_mp4_from_every_container(corpus: dict[str, CorpusFile | str], tmp_path: Path) -> None:
+    """One file per container, plus the ones whose times are odd (repeated, missing, offset)."""
     from tubescope.render import render_result
     from tubescope.types import GroundingResult, Tube
 
-    for found in one_per_container(corpus):
+    odd_times = [corpus[name] for name in ("mp4_repeated_pts", "ts_missing_pts", "mp4_vfr", "mp4_start_offset")]
+    for found in one_per_container(corpus) + [f for f in odd_times if not isinstance(f, str)]:
         source = Video(found.path)
         count = source.frame_count
         box = [10.0, 20.0, 40.0, 60.0]

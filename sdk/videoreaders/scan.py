@@ -119,9 +119,7 @@ def scan(path: Path) -> PacketTable:
     width, height = packets.first.width, packets.first.height
     if rotation in (90, 270):
         width, height = height, width
-    if not rate:
-        span = float(times[-1]) if len(times) > 1 else 0.0
-        rate = Fraction(len(times) - 1) / Fraction(span) if span > 0 else Fraction(25)
+    rate = _average_rate(rate, times)
     return PacketTable(
         path=path,
         codec=name,
@@ -129,13 +127,23 @@ def scan(path: Path) -> PacketTable:
         width=width,
         height=height,
         rotation=rotation,
-        rate=as_fraction(rate),
+        rate=rate,
         time_base=time_base,
         intra_only=intra_only,
         times=times,
         stamps=table_stamps,
         key_stamps=key_stamps,
     )
+
+
+def _average_rate(declared: Fraction | None, times: np.ndarray) -> Fraction:
+    """The container's average frame rate, exact, unless the frame times contradict it (AVI
+    with B-frames declares twice its rate): then the rate the times show."""
+    span = float(times[-1]) if len(times) > 1 else 0.0
+    shown = (len(times) - 1) / span if span > 0 else None
+    if declared and (shown is None or abs(float(declared) / shown - 1) < 0.05):
+        return as_fraction(declared)
+    return as_fraction(shown) if shown else Fraction(25)
 
 
 def _read_packets(container: Any, stream: Any, intra_only: bool) -> _Packets:
@@ -170,7 +178,7 @@ def _decoded_times(path: Path, time_base: Fraction, rate: Fraction | None, *, tr
 
     Times follow FFmpeg's ``best_effort_timestamp`` (:class:`BestEffort`); with
     ``trust_pts=False`` only decode timestamps count. Frames FFmpeg gives no time get one
-    interpolated between their neighbours (or a frame period from the nearest one).
+    interpolated between their neighbours (or the typical gap away from the nearest one).
     """
     import av
 
@@ -187,10 +195,11 @@ def _decoded_times(path: Path, time_base: Fraction, rate: Fraction | None, *, tr
         container.close()
     if not raw:
         raise VideoError(path, "no frame of it can be decoded (corrupt?)")
-    period = 1 / float(rate) if rate else 1 / 25
     known = np.array([s is not None for s in raw])
     ticks = np.array([0 if s is None else s for s in raw], dtype=np.float64) * float(time_base)
     index = np.arange(len(raw))
+    steps = np.diff(ticks[known]) / np.diff(index[known]) if known.sum() > 1 else np.zeros(0)
+    period = float(np.median(steps)) if len(steps) else (1 / float(rate) if rate else 1 / 25)
     if not known.any():
         seconds = index * period
     elif known.sum() == 1:
