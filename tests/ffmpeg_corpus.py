@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,15 @@ def ffmpeg(*args: str | Path) -> None:
         raise RuntimeError(f"ffmpeg {' '.join(map(str, args))} failed: {proc.stderr.decode(errors='replace')[-800:]}")
 
 
-def _listing(kind: str, name: str) -> str:
+def _listing(kind: str) -> str:
     return _run("ffmpeg", "-hide_banner", f"-{kind}").stdout.decode(errors="replace")
+
+
+@cache
+def passthrough() -> tuple[str, str]:
+    """Keep every frame with its own timestamp: ``-fps_mode`` since FFmpeg 5.1, ``-vsync`` before."""
+    proc = _run("ffmpeg", "-hide_banner", "-h", "full")
+    return ("-fps_mode", "passthrough") if b"-fps_mode" in proc.stdout else ("-vsync", "passthrough")
 
 
 @dataclass
@@ -59,11 +66,11 @@ class Capabilities:
     @classmethod
     def probe(cls) -> Capabilities:
         encoders = set()
-        for line in _listing("encoders", "").splitlines():
+        for line in _listing("encoders").splitlines():
             parts = line.split()
             if len(parts) > 1 and len(parts[0]) == 6 and parts[0].startswith("V"):
                 encoders.add(parts[1])
-        bsfs = {line.strip() for line in _listing("bsfs", "").splitlines()[1:] if line.strip()}
+        bsfs = {line.strip() for line in _listing("bsfs").splitlines()[1:] if line.strip()}
         return cls(encoders, bsfs)
 
 
@@ -95,17 +102,14 @@ class CorpusFile:
 
 
 def reference_of(path: Path, rotation: int) -> Reference:
-    count = _run(
-        "ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-        "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1:nk=1", str(path),
-    ).stdout.decode().split()[0]
     listing = json.loads(_run(
-        "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-        "frame=best_effort_timestamp_time", "-of", "json", str(path),
+        "ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+        "stream=nb_read_frames:frame=best_effort_timestamp_time", "-of", "json", str(path),
     ).stdout)
+    count = listing["streams"][0]["nb_read_frames"]
     times = [float(f["best_effort_timestamp_time"]) if "best_effort_timestamp_time" in f else None
              for f in listing["frames"]]
-    proc = _run("ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+    proc = _run("ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", *passthrough(),
                 "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "-")
     if proc.returncode:
         raise RuntimeError(f"ffmpeg cannot decode {path}: {proc.stderr.decode(errors='replace')[-400:]}")
@@ -155,8 +159,15 @@ class Recipe:
     rotation: int = 0
 
 
+PASSTHROUGH = "<keep every frame's timestamp>"  # expanded by passthrough() when a file is built
+
+
 def _from_master(*args: str, size: str = "small") -> Callable[[Path, dict[str, list[str]], Path], None]:
-    return lambda out, masters, base: ffmpeg(*masters[size], *args, out)
+    def build(out: Path, masters: dict[str, list[str]], base: Path) -> None:
+        expanded = [part for arg in args for part in (passthrough() if arg == PASSTHROUGH else (arg,))]
+        ffmpeg(*masters[size], *expanded, out)
+
+    return build
 
 
 def _from_base(*args: str, before: tuple[str, ...] = ()) -> Callable[[Path, dict[str, list[str]], Path], None]:
@@ -250,12 +261,12 @@ RECIPES: tuple[Recipe, ...] = (
            ("libx264",), lambda out, masters, base: _rotated(out, base), rotation=90),
     Recipe("mp4_vfr", "vfr.mp4", "variable frame rate (irregular gaps, B-frames, 1 ms clock)",
            ("libx264",), _from_master("-vf", "settb=1/1000,setpts=(N*1000/24+gte(N\\,30)*400+mod(N\\,5)*9)/1000/TB",
-                                      "-fps_mode", "passthrough", "-enc_time_base:v", "1/1000",
+                                      PASSTHROUGH, "-enc_time_base:v", "1/1000",
                                       "-video_track_timescale", "1000", *X264)),
     Recipe("mp4_repeated_pts", "repeated_pts.mp4",
            "MP4 whose packets repeat timestamps (irregular times squeezed into a 1/24 s clock)",
            ("libx264",), _from_master("-vf", "settb=1/1000,setpts=(N*1000/24+mod(N\\,5)*9)/1000/TB",
-                                      "-fps_mode", "passthrough", *X264)),
+                                      PASSTHROUGH, *X264)),
     Recipe("ts_missing_pts", "missing_pts.ts", "MPEG-TS whose packets 1-4 carry no pts",
            ("libx264", "bsf:setts"), _from_base("-bsf:v", "setts=pts='if(between(N,1,4),NOPTS,PTS)'", "-f", "mpegts")),
     Recipe("mkv_start_offset", "offset.mkv", "start time 10 s (-output_ts_offset 10)",

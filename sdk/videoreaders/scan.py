@@ -108,11 +108,11 @@ def scan(path: Path) -> PacketTable:
     # AVI stores no presentation times: FFmpeg makes them up in decoding order, which is
     # wrong for every reordered (B-) frame
     made_up = container_name == "avi" and packets.reorders and not intra_only
-    if packets.complete and len(ordered) == len(stamps) and not made_up:
+    if packets.complete and packets.keys and len(ordered) == len(stamps) and not made_up:
         key_stamps: np.ndarray | None = np.unique(np.asarray(packets.keys, dtype=np.int64))
         times = (ordered - ordered[0]).astype(np.float64) * float(time_base)
         table_stamps: np.ndarray | None = ordered
-    else:  # missing or repeated timestamps: the decoder's own order is the only safe index
+    else:  # missing or repeated timestamps, or no keyframe flags: the decoder's order is the only safe index
         times = _decoded_times(path, time_base, rate, trust_pts=not made_up)
         table_stamps = key_stamps = None
     rotation = display_rotation(packets.first)
