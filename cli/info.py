@@ -16,12 +16,17 @@ from tubescope.cli.quiet import quiet_ffmpeg
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as one JSON object.")
 def info_command(video: Path, as_json: bool) -> None:
-    """Print VIDEO's frame count, frame rate, size, duration and codec."""
+    """Print VIDEO's frame count, frame rate, size, duration and codec.
+
+    The frame count is what FFmpeg decodes (``ffprobe -count_frames``) and the size is in
+    display orientation (rotated video as players show it).
+    """
     from tubescope.video import Video
 
     quiet_ffmpeg()
     with Video(video) as opened:
         info = opened.info
+        note = opened.backend_note
     if as_json:
         click.echo(json.dumps(info.to_dict()))
         return
@@ -37,7 +42,7 @@ def info_command(video: Path, as_json: bool) -> None:
         ("duration", f"{info.duration:.3f} s"),
         ("codec", info.codec or "?"),
         ("container", info.container or "?"),
-        ("reader", info.backend),
+        ("reader", info.backend if note is None else f"{info.backend} ({note})"),
     ]
     for name, value in rows:
         table.add_row(name, value)

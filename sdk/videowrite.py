@@ -69,7 +69,9 @@ class VideoWriter:
             timestamps.
 
     Frames are ``(height, width, 3)`` uint8 RGB. :meth:`write` takes an optional timestamp in
-    seconds (default ``index / fps``), rounded to the ``time_base``.
+    seconds (default ``index / fps``), rounded to the ``time_base``. Timestamps must not go
+    backwards; one that repeats the previous frame's (as in files whose packets repeat
+    timestamps) is written one tick later.
     """
 
     def __init__(
@@ -114,7 +116,16 @@ class VideoWriter:
         self._stream.codec_context.time_base = self.time_base
 
     def write(self, frame: np.ndarray, timestamp: float | Fraction | None = None) -> None:
-        """Encode one RGB frame; ``timestamp`` (seconds) defaults to ``index / fps``."""
+        """Encode one RGB frame; ``timestamp`` (seconds) defaults to ``index / fps``.
+
+        Example:
+            >>> import tempfile, os
+            >>> sink = VideoWriter(os.path.join(tempfile.mkdtemp(), "r.mp4"), 10, 32, 32, time_base=Fraction(1, 1000))
+            >>> for t in (0.0, 0.1, 0.1, 0.2):  # the third repeats the second's time
+            ...     sink.write(np.zeros((32, 32, 3), np.uint8), t)
+            >>> sink.close(); sink.frames_written
+            4
+        """
         import av
 
         frame = np.ascontiguousarray(frame)
@@ -126,6 +137,8 @@ class VideoWriter:
         if timestamp is None:
             timestamp = self.frames_written / self.fps
         pts = round(Fraction(timestamp) / self.time_base)
+        if self._last_pts is not None and pts == self._last_pts:
+            pts += 1  # a repeated time (some files repeat them): one tick later keeps the frame
         if self._last_pts is not None and pts <= self._last_pts:
             raise ValueError(
                 f"timestamps must increase by at least one tick of {self.time_base} s, "

@@ -11,6 +11,7 @@ import pytest
 from tubescope.errors import VideoError
 from tubescope.synthetic import make_clip, read_barcode
 from tubescope.video import Video, uniform_indices
+from tubescope.videoreaders.keyframes import KeyframeReader, _Decoder
 
 BACKENDS = ["decord", "pyav"]
 
@@ -113,11 +114,32 @@ def test_auto_backend_reads_indexed_files_with_pyav(h264_clip):
     assert Video(h264_clip.path).backend == "pyav"
 
 
-def test_random_access_falls_back_to_decoding_through(h264_clip, monkeypatch):
+def test_random_access_falls_back_to_decoding_from_the_start(h264_clip, monkeypatch):
     video = Video(h264_clip.path, backend="pyav")
-    monkeypatch.setattr(Video, "_decode_targets", lambda self, targets: {})  # every seek "missed"
+    monkeypatch.setattr(KeyframeReader, "_decode_chunk", lambda self, targets: {})  # every seek "missed"
     indices = [100, 3, 64]
     assert [read_barcode(f) for f in video.get_frames(indices)] == indices
+
+
+def test_a_seek_that_lands_past_its_keyframe_is_retried_earlier(tmp_path, monkeypatch):
+    """What FFmpeg's MPEG-TS seek does: land a GOP late. The reader notices (the keyframe
+    packet never comes) and seeks to an earlier keyframe, then demuxes forward to it."""
+    clip = make_clip(tmp_path / "two_gops.mp4", num_frames=300, fps=30, seed=3)  # keyframes at 0 and 250
+    refused = []
+    original = _Decoder._seek_to
+
+    def late(self, target, key):
+        if target != int(self.reader.keys[0]):
+            refused.append(target)
+            return None  # landed past the keyframe
+        return original(self, target, key)
+
+    monkeypatch.setattr(_Decoder, "_seek_to", late)
+    video = Video(clip.path, backend="pyav")
+    indices = [299, 260, 3]
+    assert [read_barcode(f) for f in video.get_frames(indices)] == indices
+    assert [read_barcode(f.image) for f in video.iter_frames(280, 283)] == [280, 281, 282]
+    assert refused
 
 
 def test_out_of_range_and_bad_indices(h264_clip):
