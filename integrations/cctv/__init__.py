@@ -35,40 +35,48 @@ from tubescope.integrations.cctv.errors import (
     StateFileError,
     WatchError,
 )
-from tubescope.integrations.cctv.events import Event, EventMerger, events_from_results
+from tubescope.integrations.cctv.eventlog import fold_events, known_events, read_events
+from tubescope.integrations.cctv.events import CLOSE_REASONS, STATES, Event, events_from_results
+from tubescope.integrations.cctv.lifecycle import EventTracker, Known
 from tubescope.integrations.cctv.motion import MotionDetector
 from tubescope.integrations.cctv.redact import RedactingFilter, redact, redact_url
-from tubescope.integrations.cctv.sinks import CallbackSink, ClipSink, JSONLSink, Sink, read_events
+from tubescope.integrations.cctv.sinks import CallbackSink, ClipSink, JSONLSink, Sink
 from tubescope.integrations.cctv.sources import (
     Backoff,
     FileSource,
     FolderSource,
     IterableSource,
+    SOURCE_KINDS,
     LiveFrame,
     Source,
     SourceStats,
     StreamSource,
     open_source,
+    source_kinds,
 )
 from tubescope.integrations.cctv.watcher import GrounderLike, Watcher, WatchStatus
 from tubescope.integrations.cctv.windows import FixedWindows, MotionWindows, Window, parse_duration
 
 __all__ = [
     "Backoff",
+    "CLOSE_REASONS",
     "CallbackSink",
     "ClipSink",
     "Event",
-    "EventMerger",
+    "EventTracker",
     "FileSource",
     "FixedWindows",
     "FolderSource",
     "GrounderLike",
     "IterableSource",
     "JSONLSink",
+    "Known",
     "LiveFrame",
     "MotionDetector",
     "MotionWindows",
     "RedactingFilter",
+    "SOURCE_KINDS",
+    "STATES",
     "Sink",
     "Source",
     "SourceAuthError",
@@ -85,9 +93,12 @@ __all__ = [
     "Window",
     "WindowQueue",
     "events_from_results",
+    "fold_events",
+    "known_events",
     "open_source",
     "parse_duration",
     "read_events",
     "redact",
     "redact_url",
+    "source_kinds",
 ]

@@ -33,7 +33,13 @@ from pathlib import Path
 import numpy as np
 from tubescope.errors import VideoError
 from tubescope.integrations.cctv.errors import SourceError, SourceNotFoundError
-from tubescope.integrations.cctv.sources.base import LiveFrame, Source, utc_now, wallclock_at
+from tubescope.integrations.cctv.sources.base import (
+    LiveFrame,
+    Source,
+    local_path,
+    utc_now,
+    wallclock_at,
+)
 from tubescope.videowrite import as_fraction
 
 __all__ = ["FileSource", "IterableSource", "file_start_time", "resolve_tz"]
@@ -145,7 +151,7 @@ def file_start_time(
     return mtime - timedelta(seconds=duration), "mtime"
 
 
-class FileSource(Source):
+class FileSource(Source, kind="file", priority=30):
     """A local video file as a source.
 
     Args:
@@ -161,6 +167,12 @@ class FileSource(Source):
         loop: start again at the end (a new segment each time); realtime demos only.
     """
 
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """An existing file (a path or a ``file://`` URL)."""
+        path = local_path(spec)
+        return path is not None and path.is_file()
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -173,7 +185,7 @@ class FileSource(Source):
         clock: str | None = None,
         loop: bool = False,
     ) -> None:
-        self.path = Path(path)
+        self.path = local_path(path) or Path(path)
         if not self.path.is_file():
             raise SourceNotFoundError(self.path, "no such video file")
         super().__init__(source_id or self.path.stem)

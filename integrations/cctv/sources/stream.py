@@ -96,7 +96,7 @@ class _Disconnected(Exception):
     """Internal: the current connection is gone (reason in args[0], already redacted)."""
 
 
-class StreamSource(Source):
+class StreamSource(Source, kind="stream", priority=10):
     """A live network stream read with PyAV, reconnecting on failure.
 
     Args:
@@ -126,6 +126,12 @@ class StreamSource(Source):
     """
 
     is_live = True
+    schemes = STREAM_SCHEMES
+
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """A URL with a stream scheme (``rtsp://``, ``http(s)://``, ...)."""
+        return "://" in spec and urlsplit(spec).scheme.lower() in STREAM_SCHEMES
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.integrations.cctv import read_events
+from tubescope.integrations.cctv import fold_events, read_events
 from tubescope.synthetic import ShapeSpec, make_clip
 from tubescope.video import Video
 
@@ -74,7 +74,7 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
     assert "events ->" in err and str(events) in err
-    (event,) = read_events(events)
+    (event,) = fold_events(events)
     assert event.query == "the red square" and event.source_id == f"127.0.0.1:{server.port}/cam"
     assert abs(event.start.timestamp() - server.t0 - 2.0) < 0.8
     assert event.clip is not None and Path(event.clip).parent == clips
@@ -132,13 +132,15 @@ def test_watch_folder_once(
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    (event,) = read_events(events)
+    (event,) = fold_events(events)
+    lines = read_events(events)
+    assert [e.state for e in lines] == ["open", "close"]
     assert (
         event.source_id == "nvr" and event.start.isoformat() == "2026-03-01T08:00:00.400000+00:00"
     )
     assert Path(event.file).name == "door_20260301_080000.mp4" and event.positions[0] == 4
     again = CliRunner().invoke(cli, args)  # resumes: nothing new
-    assert again.exit_code == 0 and "0 frames" in again.output and len(read_events(events)) == 1
+    assert again.exit_code == 0 and "0 frames" in again.output and read_events(events) == lines
 
 
 @pytest.fixture(autouse=True)
