@@ -341,7 +341,7 @@ class EventTracker:
                     self._drop(ev)
                 continue
             if not extendable:
-                lines += self._close(ev, "ended")
+                lines += self._close(ev, "ended" if window.next_start is not None else "segment")
             elif self._duration(ev) >= self.max_event:
                 lines += self._close(ev, "max_event", tail_from=window.next_start)
             elif not ev.opened and not ev.silent:

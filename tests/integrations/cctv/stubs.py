@@ -69,6 +69,8 @@ class RedGrounder:
                 if i - run_start > best[1] - best[0]:
                     best = (run_start, i)
                 run_start = None
+        with self._lock:
+            self.calls[-1]["found"] = best[1] > best[0]
         results = []
         for query in queries:
             if "red" in query.lower() and best[1] > best[0]:
@@ -89,3 +91,18 @@ class RedGrounder:
 def make_grounder() -> RedGrounder:
     """Factory for ``tubescope watch --model stub:stubs:make_grounder``."""
     return RedGrounder()
+
+
+class AlwaysGrounder:
+    """The target is on every frame of every window, in the same box (for long synthetic runs)."""
+
+    def __init__(self, box: Sequence[float] = (2.0, 2.0, 6.0, 6.0), score: float = 0.9) -> None:
+        self.box = [float(v) for v in box]
+        self.score = score
+        self.calls = 0
+
+    def ground_many(self, video: Any, queries: Sequence[str]) -> list[GroundingResult]:
+        self.calls += 1
+        n = video.frame_count
+        tube = Tube(0, n, frames=[0, n - 1], boxes=[self.box, self.box], score=self.score)
+        return [GroundingResult(query, tube, track_id=1) for query in queries]

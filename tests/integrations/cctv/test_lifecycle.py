@@ -1,0 +1,184 @@
+"""The event lifecycle end to end: open at once, updates while it lasts, bounded memory, long events split."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tubescope.integrations.cctv import (
+    CallbackSink,
+    FileSource,
+    FixedWindows,
+    IterableSource,
+    JSONLSink,
+    Watcher,
+    fold_events,
+    read_events,
+)
+from tubescope.synthetic import ShapeSpec, make_clip
+
+from .stubs import AlwaysGrounder, RedGrounder
+
+T0 = datetime(2026, 3, 1, 22, 0, tzinfo=timezone.utc)
+
+
+def blank_frames(n: int, size: int = 8):  # type: ignore[no-untyped-def]
+    image = np.zeros((size, size, 3), np.uint8)
+    return (image for _ in range(n))
+
+
+class Recorder:
+    """A callback sink that notes the watcher's counters at the moment each line arrives."""
+
+    def __init__(self) -> None:
+        self.watcher: Watcher | None = None
+        self.lines: list[Any] = []
+        self.seen: list[dict[str, int]] = []
+
+    def __call__(self, line: Any) -> None:
+        assert self.watcher is not None
+        status = self.watcher.status
+        self.lines.append(line)
+        self.seen.append(
+            {
+                "windows": status.windows_grounded,
+                "frames_in": status.frames_in,
+                "state": status.event_state,
+            }
+        )
+
+
+def test_a_target_that_stays_in_view_is_reported_while_it_is_there(tmp_path: Path) -> None:
+    # before: the only event was held in memory until the source ended (nothing while it ran)
+    fps, seconds = 5, 60
+    recorder = Recorder()
+    watcher = Watcher(
+        IterableSource(blank_frames(fps * seconds), fps=fps, start_time=T0),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(4, 1),
+        sinks=[CallbackSink(recorder), JSONLSink(tmp_path / "events.jsonl")],
+        update_every=10,
+    )
+    recorder.watcher = watcher
+    status = watcher.run()
+    states = [line.state for line in recorder.lines]
+    assert states[0] == "open" and recorder.seen[0]["windows"] == 1  # right after the first window
+    assert recorder.seen[0]["frames_in"] < fps * seconds // 2  # long before the stream ended
+    assert states.count("update") >= 4 and states[-1] == "close" and states.count("close") == 1
+    assert [line.revision for line in recorder.lines] == list(range(len(states)))
+    ends = [line.end for line in recorder.lines]
+    assert all((b - a).total_seconds() >= 10 for a, b in zip(ends, ends[1:-1]))  # --update-every
+    (event,) = fold_events(tmp_path / "events.jsonl")
+    assert event == recorder.lines[-1] and len(event.frames) == fps * seconds
+    assert event.frames == tuple(range(fps * seconds))  # the close line holds the whole tube
+    assert status.events == 1 and status.event_lines == len(states)
+
+
+@pytest.mark.time_limit(90)
+def test_event_state_stays_bounded_on_a_30_minute_stream_with_the_target_always_there() -> None:
+    fps, minutes = 2, 30
+    total = fps * 60 * minutes
+    recorder = Recorder()
+    watcher = Watcher(
+        IterableSource(blank_frames(total), fps=fps, start_time=T0),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(10, 2),
+        sinks=[CallbackSink(recorder)],
+        update_every=10,
+        max_event=300,
+    )
+    recorder.watcher = watcher
+    watcher.run()
+    held = [seen["state"] for seen in recorder.seen]
+    # what is not written yet: at most one update interval plus one window of rows (and their windows)
+    bound = (10 + 10) * fps + 4
+    assert max(held) <= bound, max(held)
+    half = len(held) // 2
+    assert max(held[half:]) <= max(held[:half])  # no growth with the length of the stream
+    closes = [line for line in recorder.lines if line.state == "close"]
+    assert len(closes) == minutes // 5  # --max-event 5 min: six events, each continuing the last
+    assert [c.reason for c in closes] == ["max_event"] * 5 + ["segment"]
+    assert [c.previous for c in closes[1:]] == [c.event_id for c in closes[:-1]]
+    assert closes[0].previous is None
+    frames = [f for c in closes for f in c.frames]
+    assert frames == list(range(total))  # the whole half hour, each frame in exactly one event
+    assert all(300 <= c.duration <= 310 for c in closes[:-1])  # split at the end of a window
+    per_event: dict[str, list[int]] = {}
+    for line in recorder.lines:
+        per_event.setdefault(line.event_id, []).append(line.revision)
+    assert all(revs == list(range(len(revs))) for revs in per_event.values())
+
+
+def test_one_long_event_keeps_bounded_state_and_its_close_line_holds_the_whole_tube() -> None:
+    fps, minutes = 2, 12
+    total = fps * 60 * minutes
+    recorder = Recorder()
+    watcher = Watcher(
+        IterableSource(blank_frames(total), fps=fps, start_time=T0),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(10, 2),
+        sinks=[CallbackSink(recorder)],
+        max_event=3600,
+    )
+    recorder.watcher = watcher
+    watcher.run()
+    assert max(seen["state"] for seen in recorder.seen) <= (10 + 10) * fps + 4
+    (close,) = [line for line in recorder.lines if line.state == "close"]
+    assert close.frames == tuple(range(total)) and len(close.windows) == watcher.status.windows_grounded
+    deltas = [f for line in recorder.lines[:-1] for f in line.frames]
+    assert deltas == list(range(len(deltas)))  # open + updates: each frame once, in order
+    assert total - len(deltas) <= 10 * fps  # the rest (less than a window) only in the close
+
+
+def test_final_only_writes_one_line_per_event(tmp_path: Path) -> None:
+    fps = 5
+    got: list[Any] = []
+    status = Watcher(
+        IterableSource(blank_frames(fps * 100), fps=fps, start_time=T0),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(4, 1),
+        sinks=[CallbackSink(got.append), JSONLSink(tmp_path / "e.jsonl")],
+        max_event=60,
+        final_only=True,
+    ).run()
+    assert [line.state for line in got] == ["close", "close"] and status.event_lines == 2
+    assert got[1].previous == got[0].event_id and got[0].reason == "max_event"
+    assert read_events(tmp_path / "e.jsonl") == got
+
+
+def test_open_line_comes_within_one_window_of_the_first_confident_window(tmp_path: Path) -> None:
+    square = ShapeSpec(
+        color="red",
+        kind="square",
+        size=20,
+        start=(30.0, 60.0),
+        end=(120.0, 60.0),
+        appear=23,
+        disappear=80,
+    )
+    clip = make_clip(
+        tmp_path / "c.mp4", width=160, height=120, num_frames=80, fps=10, shapes=[square]
+    )
+    recorder = Recorder()
+    grounder = RedGrounder()
+    watcher = Watcher(
+        FileSource(clip.path),
+        ["the red square"],
+        grounder,
+        FixedWindows(1.0, 0.2),
+        sinks=[CallbackSink(recorder)],
+    )
+    recorder.watcher = watcher
+    watcher.run()
+    first_confident = next(k for k, call in enumerate(grounder.calls) if call["found"])
+    opened = recorder.lines[0]
+    assert opened.state == "open" and opened.windows == (first_confident,)
+    assert recorder.seen[0]["windows"] == first_confident + 1  # before the next window is grounded
+    assert opened.frames[0] == 23 and opened.positions[0] == 23
