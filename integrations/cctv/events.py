@@ -138,8 +138,14 @@ class Event:
         if not 0.0 <= float(self.score) <= 1.0:
             raise ValidationError(f"must be in [0, 1], got {self.score}", "score")
         if self.state not in STATES:
-            raise ValidationError(f"expected one of {', '.join(STATES)}, got {self.state!r}", "state")
-        if isinstance(self.revision, bool) or not isinstance(self.revision, int) or self.revision < 0:
+            raise ValidationError(
+                f"expected one of {', '.join(STATES)}, got {self.state!r}", "state"
+            )
+        if (
+            isinstance(self.revision, bool)
+            or not isinstance(self.revision, int)
+            or self.revision < 0
+        ):
             raise ValidationError(f"expected an integer >= 0, got {self.revision!r}", "revision")
         if self.reason is not None and (self.state != "close" or self.reason not in CLOSE_REASONS):
             raise ValidationError(

@@ -111,7 +111,9 @@ class _Spool:
     def __init__(self) -> None:
         self._file: IO[str] | None = None
 
-    def add(self, rows: Sequence[tuple[int, _Row]], windows: Sequence[int], clips: Sequence[str]) -> None:
+    def add(
+        self, rows: Sequence[tuple[int, _Row]], windows: Sequence[int], clips: Sequence[str]
+    ) -> None:
         if not rows and not windows and not clips:
             return
         if self._file is None:
@@ -245,7 +247,9 @@ class EventTracker:
     and clips not written yet, over all open events).
     """
 
-    def __init__(self, *, update_every: float = 10.0, max_event: float = 300.0, iou: float = 0.3) -> None:
+    def __init__(
+        self, *, update_every: float = 10.0, max_event: float = 300.0, iou: float = 0.3
+    ) -> None:
         if not update_every > 0:
             raise ValueError(f"update_every must be positive (seconds), got {update_every}")
         if not max_event > 0:
@@ -346,7 +350,10 @@ class EventTracker:
                 lines += self._close(ev, "max_event", tail_from=window.next_start)
             elif not ev.opened and not ev.silent:
                 lines += self._write(ev, "open", window.next_start)
-            elif ev.written_end is None or (ev.end - ev.written_end).total_seconds() >= self.update_every:
+            elif (
+                ev.written_end is None
+                or (ev.end - ev.written_end).total_seconds() >= self.update_every
+            ):
                 lines += self._write(ev, "update", window.next_start)
         return lines
 
@@ -495,4 +502,3 @@ class EventTracker:
             f"EventTracker(open={self.open_events}, held={self.held}, update_every={self.update_every:g}, "
             f"max_event={self.max_event:g})"
         )
-

@@ -46,7 +46,9 @@ def check_writable(path: str | os.PathLike[str], what: str, *, folder: bool = Fa
     shown = f"{what} {target}"
     if target.exists():
         if folder != target.is_dir():
-            raise ValidationError("is a file, expected a folder" if folder else "is a folder, expected a file", shown)
+            raise ValidationError(
+                "is a file, expected a folder" if folder else "is a folder, expected a file", shown
+            )
         problem = _try_folder(target) if folder else _try_file(target)
         if problem:
             raise ValidationError(f"is not writable ({problem})", shown)
@@ -58,7 +60,9 @@ def check_writable(path: str | os.PathLike[str], what: str, *, folder: bool = Fa
         raise ValidationError(f"cannot be created: {parent} is a file", shown)
     problem = _try_folder(parent)
     if problem:
-        raise ValidationError(f"cannot be created: the folder {parent} is not writable ({problem})", shown)
+        raise ValidationError(
+            f"cannot be created: the folder {parent} is not writable ({problem})", shown
+        )
 
 
 def _try_file(path: Path) -> str | None:

@@ -583,7 +583,9 @@ class Watcher:
             len(known),
         )
 
-    def _save_progress(self, segment: int, lines: Sequence[Event], window: Window | None = None) -> None:
+    def _save_progress(
+        self, segment: int, lines: Sequence[Event], window: Window | None = None
+    ) -> None:
         progress = self._progress[segment]
         if window is not None:
             span = [window.frames[0].position, window.frames[-1].position + 1]

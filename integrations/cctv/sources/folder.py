@@ -48,10 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from tubescope.durable import atomic_write_text
-from tubescope.errors import VideoError
+from tubescope.errors import ValidationError, VideoError
 from tubescope.formats import VIDEO_EXTENSIONS
 from tubescope.jsonio import read_json
-from tubescope.integrations.cctv.errors import SourceNotFoundError, StateFileError
+from tubescope.integrations.cctv.errors import SourceError, SourceNotFoundError, StateFileError
+from tubescope.integrations.cctv.preflight import check_writable
 from tubescope.integrations.cctv.sources.base import (
     LiveFrame,
     Source,
@@ -60,7 +61,12 @@ from tubescope.integrations.cctv.sources.base import (
     utc_now,
     wallclock_at,
 )
-from tubescope.integrations.cctv.sources.files import file_start_time, resolve_tz
+from tubescope.integrations.cctv.sources.files import (
+    check_time_pattern,
+    file_start_time,
+    resolve_tz,
+    time_pattern_warning,
+)
 
 __all__ = ["FolderSource", "FolderState", "VIDEO_PATTERNS", "STATE_FILE_NAME"]
 
@@ -105,7 +111,8 @@ class FolderState:
         data = read_json(
             self.path,
             lambda problem: StateFileError(
-                self.path, f"unreadable state file ({problem}); delete it to process every file again"
+                self.path,
+                f"unreadable state file ({problem}); delete it to process every file again",
             ),
         )
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
@@ -123,7 +130,9 @@ class FolderState:
                     f"field 'files.{name}.status': expected 'done', 'failed' or 'processing'",
                 )
             if entry["status"] == "processing" and not isinstance(entry.get("progress"), dict):
-                raise StateFileError(self.path, f"field 'files.{name}.progress': expected an object")
+                raise StateFileError(
+                    self.path, f"field 'files.{name}.progress': expected an object"
+                )
             for key in ("size", "mtime_ns"):
                 if not isinstance(entry.get(key), int):
                     raise StateFileError(
@@ -219,6 +228,7 @@ class FolderSource(Source, kind="folder", priority=20):
             raise ValueError(f"done_when must be 'read' or 'acknowledged', got {done_when!r}")
         if tz is not None:
             resolve_tz(tz)  # fail now, not at the first file
+        check_time_pattern(time_pattern)
         self.patterns = tuple(p.lower() for p in patterns)
         self.settle = float(settle)
         self.poll = float(poll)
@@ -236,6 +246,24 @@ class FolderSource(Source, kind="folder", priority=20):
         self._playing: dict[int, tuple[str, int, int]] = {}  # segment -> (name, size, mtime_ns)
         self._lock = threading.Lock()  # mark_done runs on the watcher's thread
         self.current_file: str | None = None
+
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """The folder can be listed and the state file written; warns when ``time_pattern`` misses the first file."""
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.is_file() and self._wanted(e.name)]
+        except OSError as err:
+            raise SourceError(self.folder, f"cannot list the folder ({err.strerror})") from None
+        try:
+            check_writable(self.state.path, "the state file")
+        except ValidationError as err:
+            raise StateFileError(
+                self.state.path, f"{err}; keep the state elsewhere with state_file= (--state-file)"
+            ) from None
+        if not entries:
+            return []
+        first = min(entries, key=lambda e: (e.stat().st_mtime_ns, e.name))
+        warning = time_pattern_warning(first.name, self.time_pattern, self.tz)
+        return [warning] if warning else []
 
     # ------------------------------------------------------------------ scanning
     def _wanted(self, name: str) -> bool:

@@ -342,13 +342,24 @@ class StreamSource(Source, kind="stream", priority=10):
         if self.stats.state != "failed":
             self.stats.state = "stopped"
 
-    def _open(self) -> Any:
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """Connect once (credentials, stream path, a video track) and hang up; errors are typed.
+
+        ``timeout`` caps the open timeout for this one attempt.
+        """
+        open_timeout = self.open_timeout if timeout is None else min(self.open_timeout, timeout)
+        self._close(self._open(open_timeout))
+        return []
+
+    def _open(self, open_timeout: float | None = None) -> Any:
         import av
 
         url = self._open_url()
         try:
             container = av.open(
-                url, options=self._options(), timeout=(self.open_timeout, self.read_timeout)
+                url,
+                options=self._options(),
+                timeout=(open_timeout or self.open_timeout, self.read_timeout),
             )
         except av.FFmpegError as err:
             raise self._classify(err, "cannot open") from None

@@ -36,7 +36,7 @@ def _lines(path: Path) -> int:
 def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
     rtsp_server: Any, tmp_path: Path
 ) -> None:
-    server = rtsp_server(fps=20, red="2-3.5")
+    server = rtsp_server(fps=20, red="4-5.5")  # after the probe's connection and the real one
     events, clips = tmp_path / "events.jsonl", tmp_path / "clips"
     cmd = [
         sys.executable,
@@ -63,7 +63,7 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
         cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )
     try:
-        assert wait_until(lambda: _lines(events) >= 1 or proc.poll() is not None, 30)
+        assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 30)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = proc.communicate(timeout=20)
@@ -73,10 +73,12 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
-    assert "events ->" in err and str(events) in err
+    assert "events (2 lines) ->" in err and str(events) in err
     (event,) = fold_events(events)
+    assert [line.state for line in read_events(events)] == ["open", "close"]
+    assert event.reason == "ended"
     assert event.query == "the red square" and event.source_id == f"127.0.0.1:{server.port}/cam"
-    assert abs(event.start.timestamp() - server.t0 - 2.0) < 0.8
+    assert abs(event.start.timestamp() - server.t0 - 4.0) < 0.8
     assert event.clip is not None and Path(event.clip).parent == clips
     with Video(event.clip) as clip:
         assert clip.frame_count >= 20 and clip.info.codec == "h264"
@@ -158,7 +160,7 @@ def _in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             ["watch", ".", "-q", "x", "--model", STUB, "--window", "2s", "--overlap", "3s"],
-            "shorter than the window",
+            "--overlap 3s: must be shorter than --window 2s",
         ),
         (["watch", ".", "-q", "x", "--model", STUB, "--window", "soon"], "not a duration"),
     ],

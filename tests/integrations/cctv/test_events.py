@@ -93,7 +93,9 @@ def test_tube_reaching_the_window_end_ends_at_the_last_frame_end() -> None:
     assert event.end == win.end == T0 + timedelta(seconds=1.0)
 
 
-def test_overlapping_windows_join_into_one_event_and_the_stronger_box_wins_where_unwritten() -> None:
+def test_overlapping_windows_join_into_one_event_and_the_stronger_box_wins_where_unwritten() -> (
+    None
+):
     tracker = EventTracker()
     first = window(0, 20, window_id=0, next_start=15)
     second = window(15, 20, window_id=1, next_start=30)

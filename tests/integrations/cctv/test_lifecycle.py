@@ -130,7 +130,10 @@ def test_one_long_event_keeps_bounded_state_and_its_close_line_holds_the_whole_t
     watcher.run()
     assert max(seen["state"] for seen in recorder.seen) <= (10 + 10) * fps + 4
     (close,) = [line for line in recorder.lines if line.state == "close"]
-    assert close.frames == tuple(range(total)) and len(close.windows) == watcher.status.windows_grounded
+    assert (
+        close.frames == tuple(range(total))
+        and len(close.windows) == watcher.status.windows_grounded
+    )
     deltas = [f for line in recorder.lines[:-1] for f in line.frames]
     assert deltas == list(range(len(deltas)))  # open + updates: each frame once, in order
     assert total - len(deltas) <= 10 * fps  # the rest (less than a window) only in the close

@@ -89,7 +89,8 @@ def test_server_killed_mid_stream_reconnects_without_losing_or_duplicating_event
     assert status.state == "stopped" and status.reconnects == 1 and status.frames_dropped == 0
 
     red = sorted(
-        (e for e in got if e.query == "the red square" and e.state == "close"), key=lambda e: e.start
+        (e for e in got if e.query == "the red square" and e.state == "close"),
+        key=lambda e: e.start,
     )
     assert len(red) == 2, got  # one per appearance: none lost across the outage, none duplicated
     assert [e.segment for e in red] == [0, 1]
