@@ -150,7 +150,9 @@ def test_camera_credentials_and_stream_path_are_probed_before_the_model_loads(
     line = one_line_error(watch(f"{base}/cam", "-q", "x", "--credentials-env", "GATE_CAM"))
     assert "rejected the credentials" in line and "wrong-pw" not in line
     monkeypatch.setenv("GATE_CAM", "operator:right-pw")
-    line = one_line_error(watch(f"{base}/no-such-mount", "-q", "x", "--credentials-env", "GATE_CAM"))
+    line = one_line_error(
+        watch(f"{base}/no-such-mount", "-q", "x", "--credentials-env", "GATE_CAM")
+    )
     assert "no such stream on the server" in line
     monkeypatch.delenv("GATE_CAM")
     line = one_line_error(watch(f"{base}/cam", "-q", "x", "--credentials-env", "GATE_CAM"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from tubescope.integrations.cctv import (
     FixedWindows,
     IterableSource,
     JSONLSink,
+    LiveFrame,
+    Source,
     Watcher,
     fold_events,
     read_events,
@@ -185,3 +188,47 @@ def test_open_line_comes_within_one_window_of_the_first_confident_window(tmp_pat
     assert opened.state == "open" and opened.windows == (first_confident,)
     assert recorder.seen[0]["windows"] == first_confident + 1  # before the next window is grounded
     assert opened.frames[0] == 23 and opened.positions[0] == 23
+
+
+class DroppingCamera(Source):
+    """A camera whose connection drops once: two segments, the target on screen throughout."""
+
+    def __init__(self, per_segment: int, fps: int = 10) -> None:
+        super().__init__("gate")
+        self.per_segment, self.fps = per_segment, fps
+
+    def frames(self):  # type: ignore[no-untyped-def]
+        index = 0
+        image = np.zeros((8, 8, 3), np.uint8)
+        for segment in (0, 1):
+            for position in range(self.per_segment):
+                yield LiveFrame(
+                    index=index,
+                    time=position / self.fps,
+                    image=image,
+                    wallclock=T0 + timedelta(seconds=index / self.fps + 3 * segment),  # 3 s outage
+                    source_id=self.source_id,
+                    segment=segment,
+                    position=position,
+                    fps=Fraction(self.fps),
+                )
+                index += 1
+            self._end_segment(segment)  # the connection is lost
+
+
+def test_a_reconnect_closes_the_event_and_never_writes_it_again(tmp_path: Path) -> None:
+    got: list[Any] = []
+    Watcher(
+        DroppingCamera(per_segment=60),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(2, 0.5),
+        sinks=[CallbackSink(got.append), JSONLSink(tmp_path / "events.jsonl")],
+    ).run()
+    first, second = (line.event_id for line in got if line.state == "open")
+    assert first != second
+    closed_at = next(k for k, line in enumerate(got) if line.state == "close")
+    assert got[closed_at].event_id == first and got[closed_at].reason == "segment"
+    assert first not in {line.event_id for line in got[closed_at + 1 :]}
+    assert [line.segment for line in got if line.event_id == second] == [1, 1]
+    assert read_events(tmp_path / "events.jsonl") == got
