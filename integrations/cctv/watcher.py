@@ -66,6 +66,7 @@ from tubescope.integrations.cctv.errors import SourceError, WatchError
 from tubescope.integrations.cctv.eventlog import known_events
 from tubescope.integrations.cctv.events import Event, events_from_results
 from tubescope.integrations.cctv.lifecycle import EventTracker, Known
+from tubescope.integrations.cctv.preflight import check_queries
 from tubescope.integrations.cctv.redact import redact
 from tubescope.integrations.cctv.sinks import ClipExporter, JSONLSink, Sink
 from tubescope.integrations.cctv.sources.base import Source
@@ -177,13 +178,7 @@ class Watcher:
             from tubescope.integrations.cctv.sources import open_source
 
             source = open_source(source)
-        if isinstance(queries, str):
-            queries = [queries]
-        queries = [q.strip() if isinstance(q, str) else q for q in queries]
-        if not queries or any(not isinstance(q, str) or not q for q in queries):
-            raise ValueError(
-                f"queries must be a non-empty list of non-empty sentences, got {queries!r}"
-            )
+        queries = check_queries(queries, "queries")
         if not hasattr(grounder, "ground_many"):
             raise TypeError(
                 f"grounder must have a ground_many(video, queries) method, got {type(grounder).__name__}"
@@ -191,7 +186,7 @@ class Watcher:
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be in [0, 1], got {min_score}")
         self.source = source
-        self.queries = list(dict.fromkeys(queries))
+        self.queries = queries
         self.grounder = grounder
         self.window = window or FixedWindows()
         self.sinks = list(sinks)

@@ -154,6 +154,19 @@ def test_ctrl_c_mid_file_then_restart_writes_no_event_twice(exports: Path, tmp_p
     assert summary(fold_events(lines)) == summary(reference(exports, tmp_path))
     done = json.loads((folder / STATE_FILE_NAME).read_text())["files"]
     assert {entry["status"] for entry in done.values()} == {"done"}
+    assert readme_fold(events) == {
+        e.event_id: (e.state, e.revision, list(e.positions)) for e in fold_events(lines)
+    }
+
+
+def readme_fold(events: Path) -> dict[str, tuple[str, int, list[int]]]:
+    """Run the README's folding example on ``events`` (the documentation must stay true)."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("**Folding the file**") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", 20)]
+    scope: dict[str, Any] = {}
+    exec(code.replace('"gate.jsonl"', repr(str(events))), scope)  # noqa: S102 - our own README
+    return {k: (e["state"], e["revision"], e["positions"]) for k, e in scope["events"].items()}
 
 
 def start_cli(folder: Path, events: Path, log: Path) -> subprocess.Popen[str]:
