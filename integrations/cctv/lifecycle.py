@@ -244,7 +244,8 @@ class EventTracker:
 
     Counters: ``opened`` (events opened), ``merged`` (findings that continued an open event),
     ``lines`` (lines returned). :attr:`held` is the event state kept in memory (rows, windows
-    and clips not written yet, over all open events).
+    and clips not written yet, over all open events) and ``peak`` the most it ever was (taken
+    after a window's findings are joined, before its lines are written).
     """
 
     def __init__(
@@ -264,6 +265,7 @@ class EventTracker:
         self.opened = 0
         self.merged = 0
         self.lines = 0
+        self.peak = 0
 
     # ------------------------------------------------------------------ state
     @property
@@ -330,6 +332,7 @@ class EventTracker:
             elif target.started:
                 self.merged += 1
             target.absorb(finding)
+        self.peak = max(self.peak, self.held)
         lines: list[Event] = []
         for ev in list(self._open):
             if ev.segment != window.segment:

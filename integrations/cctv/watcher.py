@@ -97,8 +97,9 @@ class WatchStatus:
     ``"finished"`` (the source ended) or ``"failed"``. ``buffered_frames`` is every frame held
     right now (being cut, waiting, being grounded); ``frame_bound`` is the most it can reach.
     ``events`` counts events opened, ``event_lines`` the lines sent to the sinks,
-    ``open_events`` the events not closed yet and ``event_state`` the rows, windows and clips
-    held in memory for them (bounded, see :class:`EventTracker`).
+    ``open_events`` the events not closed yet, ``event_state`` the rows, windows and clips
+    held in memory for them and ``event_state_peak`` the most ever held (bounded, see
+    :class:`EventTracker`).
     """
 
     state: str
@@ -114,6 +115,7 @@ class WatchStatus:
     event_lines: int
     open_events: int
     event_state: int
+    event_state_peak: int
     duplicates_merged: int
     reconnects: int
     errors: int
@@ -251,6 +253,7 @@ class Watcher:
             event_lines=self._counts["event_lines"],
             open_events=self.tracker.open_events,
             event_state=self.tracker.held,
+            event_state_peak=self.tracker.peak,
             duplicates_merged=self.tracker.merged,
             reconnects=stats.reconnects,
             errors=self._counts["errors"] + stats.errors,

@@ -36,13 +36,13 @@ from tubescope.integrations.cctv.sources.base import (
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")  # each module registers its kinds
 
-from tubescope.integrations.cctv.sources.files import (  # noqa: E402
+from tubescope.integrations.cctv.sources.files import (
     FileSource,
     IterableSource,
     file_start_time,
 )
-from tubescope.integrations.cctv.sources.folder import FolderSource, FolderState  # noqa: E402
-from tubescope.integrations.cctv.sources.stream import StreamSource  # noqa: E402
+from tubescope.integrations.cctv.sources.folder import FolderSource, FolderState
+from tubescope.integrations.cctv.sources.stream import StreamSource
 
 __all__ = [
     "Backoff",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,16 +15,10 @@ from tubescope.integrations.cctv import fold_events, read_events
 from tubescope.synthetic import ShapeSpec, make_clip
 from tubescope.video import Video
 
-from .conftest import HERE, wait_until
+from .conftest import wait_until
+from .watchproc import watch_env
 
 STUB = "stub:stubs:make_grounder"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["TUBESCOPE_TESTING"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    return env
 
 
 def _lines(path: Path) -> int:
@@ -60,7 +53,12 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
         STUB,
     ]
     proc = subprocess.Popen(
-        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        cmd,
+        env=watch_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 30)

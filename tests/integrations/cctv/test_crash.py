@@ -8,20 +8,17 @@ Before the lifecycle, a watch killed after 8 confident windows left no events fi
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from tubescope.integrations.cctv import read_events
-from tubescope.synthetic import ShapeSpec, make_clip
 
-from .conftest import HERE, wait_until
+from .watchproc import logged_windows, red_clip, start_watch, wait_for_windows
 
 FPS = 10
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
@@ -29,75 +26,16 @@ APPEARANCES = [(12, 40), (58, 71), (90, 150), (170, 178), (196, 240)]  # frames 
 KILLS = 5
 
 
-def square(appear: int, disappear: int) -> ShapeSpec:
-    return ShapeSpec(
-        color="red",
-        kind="square",
-        size=20,
-        start=(40.0, 70.0),
-        end=(110.0, 70.0),
-        appear=appear,
-        disappear=disappear,
-    )
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("crash") / "yard_20260301_100000.mp4"
-    make_clip(
-        path,
-        width=160,
-        height=120,
-        num_frames=240,
-        fps=FPS,
-        shapes=[square(a, b) for a, b in APPEARANCES],
-    )
-    return path
+    return red_clip(path, APPEARANCES, num_frames=240, fps=FPS)
 
 
-def start_watch(recording: Path, events: Path, log: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env.update(
-        TUBESCOPE_TESTING="1",
-        TUBESCOPE_TEST_GROUND_LOG=str(log),
-        TUBESCOPE_TEST_DELAY="0.02",
-        PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "tubescope.cli.main",
-        "watch",
-        str(recording),
-        "-q",
-        "the red square",
-        "--window",
-        "1s",
-        "--overlap",
-        "0.3s",
-        "--time-pattern",
-        "%Y%m%d_%H%M%S",
-        "--tz",
-        "UTC",
-        "--events",
-        str(events),
-        "--model",
-        "stub:stubs:make_logging_grounder",
-    ]
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-
-
-def logged(log: Path) -> list[tuple[int, int, int, int]]:
-    if not log.exists():
-        return []
-    rows = []
-    for line in log.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 4:  # a line torn by the kill is not a finished window
-            rows.append(tuple(int(p) for p in parts))
-    return rows  # type: ignore[return-value]
+def start(recording: Path, events: Path, log: Path) -> subprocess.Popen[str]:
+    args = [str(recording), "-q", "the red square", "--window", "1s", "--overlap", "0.3s"]
+    args += ["--time-pattern", "%Y%m%d_%H%M%S", "--tz", "UTC", "--events", str(events)]
+    return start_watch(args, log, delay=0.02)
 
 
 def appearance_of(frame: int) -> int:
@@ -114,9 +52,9 @@ def test_sigkill_at_random_points_loses_no_event_confident_before_the_last_windo
     for run in range(KILLS):
         events, log = tmp_path / f"events{run}.jsonl", tmp_path / f"ground{run}.log"
         wanted = rng.randint(1, total_windows - 2)
-        proc = start_watch(recording, events, log)
+        proc = start(recording, events, log)
         try:
-            assert wait_until(lambda: len(logged(log)) >= wanted or proc.poll() is not None, 30)
+            assert wait_for_windows(proc, log, wanted), "the watch ended before the kill"
             time.sleep(rng.uniform(0, 0.03))  # anywhere in grounding, emitting or writing
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -125,7 +63,7 @@ def test_sigkill_at_random_points_loses_no_event_confident_before_the_last_windo
                 proc.kill()
             _, err = proc.communicate()
         assert proc.returncode == -signal.SIGKILL, err
-        done = logged(log)[:-1]  # the last logged window may not have been written yet
+        done = logged_windows(log)[:-1]  # the last logged window may not have been written yet
         lines = read_events(events) if events.exists() else []
         starts = {line.start for line in lines}
         expected = set()
@@ -138,8 +76,9 @@ def test_sigkill_at_random_points_loses_no_event_confident_before_the_last_windo
             expected.add(T0 + timedelta(seconds=first / FPS))
         missing = sorted(expected - starts)
         assert not missing, f"run {run}: killed after {len(done) + 1} windows, lost {missing}"
+        assert not lines or lines[0].state == "open"
         for line in lines:  # revisions of each event count up from its open line
             same = [other.revision for other in lines if other.event_id == line.event_id]
-            assert same == list(range(len(same))) and lines[0].state == "open"
+            assert same == list(range(len(same)))
         checked += len(expected)
     assert checked >= KILLS  # the kills did land after confident windows

@@ -21,9 +21,10 @@ from tubescope.integrations.cctv import (
     fold_events,
     read_events,
 )
-from tubescope.synthetic import ShapeSpec, make_clip
+from tubescope.synthetic import make_clip
 
 from .stubs import AlwaysGrounder, RedGrounder
+from .watchproc import red_square
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=timezone.utc)
 
@@ -50,24 +51,33 @@ class Recorder:
                 "windows": status.windows_grounded,
                 "frames_in": status.frames_in,
                 "state": status.event_state,
+                "peak": status.event_state_peak,
             }
         )
+
+
+def watch_parked_van(
+    total: int, fps: int, window: tuple[float, float], sinks: tuple[Any, ...] = (), **options: Any
+) -> tuple[Recorder, Any]:
+    """Watch ``total`` blank frames in which a parked van is always found; record every line."""
+    recorder = Recorder()
+    watcher = Watcher(
+        IterableSource(blank_frames(total), fps=fps, start_time=T0),
+        ["a parked van"],
+        AlwaysGrounder(),
+        FixedWindows(*window),
+        sinks=[CallbackSink(recorder), *sinks],
+        **options,
+    )
+    recorder.watcher = watcher
+    return recorder, watcher.run()
 
 
 def test_a_target_that_stays_in_view_is_reported_while_it_is_there(tmp_path: Path) -> None:
     # before: the only event was held in memory until the source ended (nothing while it ran)
     fps, seconds = 5, 60
-    recorder = Recorder()
-    watcher = Watcher(
-        IterableSource(blank_frames(fps * seconds), fps=fps, start_time=T0),
-        ["a parked van"],
-        AlwaysGrounder(),
-        FixedWindows(4, 1),
-        sinks=[CallbackSink(recorder), JSONLSink(tmp_path / "events.jsonl")],
-        update_every=10,
-    )
-    recorder.watcher = watcher
-    status = watcher.run()
+    events = tmp_path / "events.jsonl"
+    recorder, status = watch_parked_van(fps * seconds, fps, (4, 1), (JSONLSink(events),))
     states = [line.state for line in recorder.lines]
     assert states[0] == "open" and recorder.seen[0]["windows"] == 1  # right after the first window
     assert recorder.seen[0]["frames_in"] < fps * seconds // 2  # long before the stream ended
@@ -75,9 +85,8 @@ def test_a_target_that_stays_in_view_is_reported_while_it_is_there(tmp_path: Pat
     assert [line.revision for line in recorder.lines] == list(range(len(states)))
     ends = [line.end for line in recorder.lines]
     assert all((b - a).total_seconds() >= 10 for a, b in zip(ends, ends[1:-1]))  # --update-every
-    (event,) = fold_events(tmp_path / "events.jsonl")
-    assert event == recorder.lines[-1] and len(event.frames) == fps * seconds
-    assert event.frames == tuple(range(fps * seconds))  # the close line holds the whole tube
+    (event,) = fold_events(events)
+    assert event == recorder.lines[-1] and event.frames == tuple(range(fps * seconds))
     assert status.events == 1 and status.event_lines == len(states)
 
 
@@ -85,24 +94,15 @@ def test_a_target_that_stays_in_view_is_reported_while_it_is_there(tmp_path: Pat
 def test_event_state_stays_bounded_on_a_30_minute_stream_with_the_target_always_there() -> None:
     fps, minutes = 2, 30
     total = fps * 60 * minutes
-    recorder = Recorder()
-    watcher = Watcher(
-        IterableSource(blank_frames(total), fps=fps, start_time=T0),
-        ["a parked van"],
-        AlwaysGrounder(),
-        FixedWindows(10, 2),
-        sinks=[CallbackSink(recorder)],
-        update_every=10,
-        max_event=300,
-    )
-    recorder.watcher = watcher
-    watcher.run()
-    held = [seen["state"] for seen in recorder.seen]
-    # what is not written yet: at most one update interval plus one window of rows (and their windows)
+    recorder, status = watch_parked_van(total, fps, (10, 2), update_every=10, max_event=300)
+    # not written yet, at most: one update interval plus one window of rows, and their windows
     bound = (10 + 10) * fps + 4
-    assert max(held) <= bound, max(held)
-    half = len(held) // 2
-    assert max(held[half:]) <= max(held[:half])  # no growth with the length of the stream
+    assert 0 < status.event_state_peak <= bound, status.event_state_peak
+    peaks = [seen["peak"] for seen in recorder.seen]
+    assert (
+        peaks[len(peaks) // 2] == status.event_state_peak
+    )  # reached in the first half, never grew
+    assert status.event_state == 0 and status.open_events == 0
     closes = [line for line in recorder.lines if line.state == "close"]
     assert len(closes) == minutes // 5  # --max-event 5 min: six events, each continuing the last
     assert [c.reason for c in closes] == ["max_event"] * 5 + ["segment"]
@@ -120,57 +120,34 @@ def test_event_state_stays_bounded_on_a_30_minute_stream_with_the_target_always_
 def test_one_long_event_keeps_bounded_state_and_its_close_line_holds_the_whole_tube() -> None:
     fps, minutes = 2, 12
     total = fps * 60 * minutes
-    recorder = Recorder()
-    watcher = Watcher(
-        IterableSource(blank_frames(total), fps=fps, start_time=T0),
-        ["a parked van"],
-        AlwaysGrounder(),
-        FixedWindows(10, 2),
-        sinks=[CallbackSink(recorder)],
-        max_event=3600,
-    )
-    recorder.watcher = watcher
-    watcher.run()
-    assert max(seen["state"] for seen in recorder.seen) <= (10 + 10) * fps + 4
+    recorder, status = watch_parked_van(total, fps, (10, 2), max_event=3600)
+    assert status.event_state_peak <= (10 + 10) * fps + 4  # the same bound, 24 times fewer rows
     (close,) = [line for line in recorder.lines if line.state == "close"]
-    assert (
-        close.frames == tuple(range(total))
-        and len(close.windows) == watcher.status.windows_grounded
-    )
+    assert close.frames == tuple(range(total)) and len(close.windows) == status.windows_grounded
     deltas = [f for line in recorder.lines[:-1] for f in line.frames]
     assert deltas == list(range(len(deltas)))  # open + updates: each frame once, in order
     assert total - len(deltas) <= 10 * fps  # the rest (less than a window) only in the close
 
 
 def test_final_only_writes_one_line_per_event(tmp_path: Path) -> None:
-    fps = 5
-    got: list[Any] = []
-    status = Watcher(
-        IterableSource(blank_frames(fps * 100), fps=fps, start_time=T0),
-        ["a parked van"],
-        AlwaysGrounder(),
-        FixedWindows(4, 1),
-        sinks=[CallbackSink(got.append), JSONLSink(tmp_path / "e.jsonl")],
-        max_event=60,
-        final_only=True,
-    ).run()
+    events = tmp_path / "e.jsonl"
+    recorder, status = watch_parked_van(
+        5 * 100, 5, (4, 1), (JSONLSink(events),), max_event=60, final_only=True
+    )
+    got = recorder.lines
     assert [line.state for line in got] == ["close", "close"] and status.event_lines == 2
     assert got[1].previous == got[0].event_id and got[0].reason == "max_event"
-    assert read_events(tmp_path / "e.jsonl") == got
+    assert read_events(events) == got
 
 
 def test_open_line_comes_within_one_window_of_the_first_confident_window(tmp_path: Path) -> None:
-    square = ShapeSpec(
-        color="red",
-        kind="square",
-        size=20,
-        start=(30.0, 60.0),
-        end=(120.0, 60.0),
-        appear=23,
-        disappear=80,
-    )
     clip = make_clip(
-        tmp_path / "c.mp4", width=160, height=120, num_frames=80, fps=10, shapes=[square]
+        tmp_path / "c.mp4",
+        width=160,
+        height=120,
+        num_frames=80,
+        fps=10,
+        shapes=[red_square(23, 80)],
     )
     recorder = Recorder()
     grounder = RedGrounder()

@@ -10,12 +10,10 @@ only as higher revisions (or not at all once it was closed for good).
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +21,6 @@ from typing import Any
 
 import pytest
 from tubescope.integrations.cctv import (
-    CallbackSink,
     Event,
     FixedWindows,
     FolderSource,
@@ -33,24 +30,11 @@ from tubescope.integrations.cctv import (
     read_events,
 )
 from tubescope.integrations.cctv.sources.folder import STATE_FILE_NAME
-from tubescope.synthetic import ShapeSpec, make_clip
 
-from .conftest import HERE, wait_until
 from .stubs import RedGrounder
+from .watchproc import logged_windows, red_clip, start_watch, wait_for_windows
 
 FPS = 10
-
-
-def square(appear: int, disappear: int) -> ShapeSpec:
-    return ShapeSpec(
-        color="red",
-        kind="square",
-        size=20,
-        start=(40.0, 70.0),
-        end=(110.0, 70.0),
-        appear=appear,
-        disappear=disappear,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +45,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("cam1_20260301_100000.mp4", [(5, 25), (40, 120)]),
         ("cam1_20260301_100200.mp4", [(10, 30), (50, 95)]),
     ]:
-        make_clip(
-            base / name,
-            width=160,
-            height=120,
-            num_frames=120,
-            fps=FPS,
-            shapes=[square(a, b) for a, b in spans],
-        )
+        red_clip(base / name, spans, num_frames=120, fps=FPS)
     return base
 
 
@@ -170,46 +147,10 @@ def readme_fold(events: Path) -> dict[str, tuple[str, int, list[int]]]:
 
 
 def start_cli(folder: Path, events: Path, log: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env.update(
-        TUBESCOPE_TESTING="1",
-        TUBESCOPE_TEST_GROUND_LOG=str(log),
-        TUBESCOPE_TEST_DELAY="0.03",
-        PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "tubescope.cli.main",
-        "watch",
-        str(folder),
-        "-q",
-        "the red square",
-        "--once",
-        "--settle",
-        "0s",
-        "--window",
-        "2s",
-        "--overlap",
-        "0.5s",
-        "--update-every",
-        "2s",
-        "--time-pattern",
-        "%Y%m%d_%H%M%S",
-        "--tz",
-        "UTC",
-        "--events",
-        str(events),
-        "--model",
-        "stub:stubs:make_logging_grounder",
-    ]
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-
-
-def windows_logged(log: Path) -> int:
-    return len(log.read_text().splitlines()) if log.exists() else 0
+    args = [str(folder), "-q", "the red square", "--once", "--settle", "0s", "--window", "2s"]
+    args += ["--overlap", "0.5s", "--update-every", "2s", "--time-pattern", "%Y%m%d_%H%M%S"]
+    args += ["--tz", "UTC", "--events", str(events)]
+    return start_watch(args, log, delay=0.03)
 
 
 @pytest.mark.time_limit(60)
@@ -221,13 +162,11 @@ def test_sigkill_at_random_points_and_restarts_write_no_event_twice(
     rng = random.Random(19)
     kills = 0
     for _ in range(3):
-        already = windows_logged(log)
+        already = len(logged_windows(log))
         wanted = already + rng.randint(1, 4)
         proc = start_cli(folder, events, log)
         try:
-            finished = not wait_until(
-                lambda: windows_logged(log) >= wanted or proc.poll() is not None, 30
-            )
+            finished = not wait_for_windows(proc, log, wanted)
             time.sleep(rng.uniform(0, 0.04))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
