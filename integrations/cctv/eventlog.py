@@ -98,8 +98,9 @@ def known_events(
 ) -> dict[str, Known]:
     """What the events file holds of each event, reading from byte ``offset`` on.
 
-    With ``file``, only lines about that file count (a folder source's re-processed file).
-    An offset past the end (the file was replaced) reads the whole file.
+    With ``file``, only lines about a file of that name count (a folder source's
+    re-processed file; the folder may be spelled differently after a restart). An offset past
+    the end (the file was replaced) reads the whole file.
     """
     path = Path(path)
     if not path.exists():
@@ -115,7 +116,7 @@ def known_events(
                 continue  # a torn last line
             if not isinstance(data, dict) or "event_id" not in data:
                 continue
-            if file is not None and data.get("file") != file:
+            if file is not None and Path(data.get("file") or "").name != Path(file).name:
                 continue
             revision = data.get("revision", 0)
             through = max(data.get("positions") or [-1])

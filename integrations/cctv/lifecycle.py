@@ -450,6 +450,7 @@ class EventTracker:
         if ev.event_id is None:
             self._assign_id(ev)
         rows = self._take(ev, upto)
+        ev.reference.clear()  # the predecessor's tail matters only until the first write
         windows, clips = ev.windows, ev.clips
         ev.windows, ev.clips = [], []
         ev.spool.add(rows, windows, clips)

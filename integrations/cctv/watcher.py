@@ -557,6 +557,7 @@ class Watcher:
                 "windows": [],
                 "events": {},
             }
+            self._save_progress(window.segment, [])  # on disk before any line about this file
             return
         known: dict[str, Known] = {
             event_id: Known(*entry) for event_id, entry in record.get("events", {}).items()
