@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,12 @@ def test_watcher_with_the_tiny_model_writes_events_and_clips(
     assert (
         grounder.engine.stats["vision_encodes"] == 3
     )  # one encode per window, shared by both queries
-    events = fold_events(tmp_path / "events.jsonl")
+    lines = read_events(tmp_path / "events.jsonl")
+    assert lines[0].state == "open" and lines[0].windows == (0,)  # right after the first window
+    assert (
+        json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])["schema_version"] == 1
+    )
+    events = fold_events(lines)
     assert all(e.state == "close" for e in events)
     assert events and {e.query for e in events} <= set(queries)
     for event in events:
