@@ -2,10 +2,13 @@
 
 Point a :class:`Watcher` at a source, give it sentences and a grounder; it cuts the video
 into windows, grounds every window against every query (one ``ground_many`` call per
-window), and writes an :class:`Event` for each confident finding: source, query, UTC start
-and end, per-frame boxes, score and an annotated clip.
+window), and writes each confident finding as it happens: an :class:`Event` line
+``open`` at the end of its first confident window, ``update`` lines while it goes on and a
+``close`` line with the whole tube (:mod:`.lifecycle`, :class:`EventTracker`): source,
+query, UTC start and end, per-frame boxes, score and annotated clips. Read the events file
+back with :func:`read_events` (lines) or :func:`fold_events` (one event per id).
 
-Sources (:mod:`.sources`): :class:`StreamSource` (RTSP/RTSPS/HTTP(S)/HLS through PyAV, TCP,
+Sources (:mod:`.sources`, a registry of kinds: :func:`source_kinds`): :class:`StreamSource` (RTSP/RTSPS/HTTP(S)/HLS through PyAV, TCP,
 timeouts, reconnect with backoff and jitter, stall watchdog, credentials redacted
 everywhere), :class:`FileSource` (a recording, real time or as fast as possible),
 :class:`FolderSource` (an NVR export folder, each settled file processed once, resumable),

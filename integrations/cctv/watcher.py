@@ -132,7 +132,8 @@ class WatchStatus:
         fps = f" @ {float(self.fps):.3g} fps" if self.fps else ""
         text = (
             f"{self.state}/{self.source_state} | frames {self.frames_in}{fps} | windows {self.windows_grounded}"
-            f" | events {self.events} | reconnects {self.reconnects} | dropped {self.frames_dropped}"
+            f" | events {self.events} ({self.open_events} open) | reconnects {self.reconnects}"
+            f" | dropped {self.frames_dropped}"
         )
         if self.errors:
             text += f" | errors {self.errors}"

@@ -189,3 +189,21 @@ def test_clip_sink_writes_an_annotated_h264_clip(tmp_path: Path) -> None:
         assert clip.info.codec == "h264"
         drawn = clip.get_frames([5])[0].astype(int)
     assert np.abs(drawn - 60).max() > 100  # the box was drawn
+
+
+def test_event_lines_carry_the_schema_version_and_older_lines_still_read() -> None:
+    event = Event(source_id="gate", query="q", start=T0, end=T0, score=0.5, state="open")
+    data = event.to_dict()
+    assert data["schema_version"] == 1 and data["state"] == "open" and data["revision"] == 0
+    older = {
+        k: v
+        for k, v in data.items()
+        if k not in ("schema_version", "state", "revision", "reason", "previous")
+    }
+    assert (Event.from_dict(older).state, Event.from_dict(older).revision) == ("close", 0)
+    with pytest.raises(ValueError, match="newer tubescope"):
+        Event.from_dict({**data, "schema_version": 2})
+    with pytest.raises(ValueError, match="reason"):
+        Event(source_id="g", query="q", start=T0, end=T0, score=0.5, state="open", reason="ended")
+    with pytest.raises(ValueError, match="state"):
+        Event(source_id="g", query="q", start=T0, end=T0, score=0.5, state="closed")
