@@ -45,11 +45,11 @@ from tubescope.integrations.cctv.motion import MotionDetector
 from tubescope.integrations.cctv.redact import RedactingFilter, redact, redact_url
 from tubescope.integrations.cctv.sinks import CallbackSink, ClipSink, JSONLSink, Sink
 from tubescope.integrations.cctv.sources import (
+    SOURCE_KINDS,
     Backoff,
     FileSource,
     FolderSource,
     IterableSource,
-    SOURCE_KINDS,
     LiveFrame,
     Source,
     SourceStats,

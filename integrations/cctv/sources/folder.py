@@ -50,7 +50,6 @@ from typing import Any
 from tubescope.durable import atomic_write_text
 from tubescope.errors import ValidationError, VideoError
 from tubescope.formats import VIDEO_EXTENSIONS
-from tubescope.jsonio import read_json
 from tubescope.integrations.cctv.errors import SourceError, SourceNotFoundError, StateFileError
 from tubescope.integrations.cctv.preflight import check_writable
 from tubescope.integrations.cctv.sources.base import (
@@ -67,6 +66,7 @@ from tubescope.integrations.cctv.sources.files import (
     resolve_tz,
     time_pattern_warning,
 )
+from tubescope.jsonio import read_json
 
 __all__ = ["FolderSource", "FolderState", "VIDEO_PATTERNS", "STATE_FILE_NAME"]
 

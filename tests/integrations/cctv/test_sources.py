@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from tubescope.integrations.cctv import (
     Backoff,
-    FixedWindows,
     FileSource,
+    FixedWindows,
     FolderSource,
     IterableSource,
+    Source,
     SourceConnectionError,
     SourceError,
     SourceNotFoundError,
-    Source,
     StreamSource,
     open_source,
 )
