@@ -1,11 +1,20 @@
 """``tubescope watch SOURCE --query ...``: standing queries on a camera, a recording or an NVR folder.
 
 SOURCE is an ``rtsp://``/``rtsps://``/``http(s)://`` (HLS included) URL, a video file, or a
-folder that an NVR exports clips into. Each confident finding is appended to the events file
-(JSON lines, fsynced) and, with ``--clips``, written as an annotated H.264 clip. A live status
-line on stderr shows frames in, windows grounded, events, reconnects and dropped frames.
-Ctrl-C (or SIGTERM) stops cleanly: the window being grounded finishes, pending events are
-written, files are closed; a second Ctrl-C quits at once.
+folder that an NVR exports clips into. Each event is written to the events file (JSON lines,
+fsynced) as it happens: an ``open`` line at the end of its first confident window,
+``update`` lines every ``--update-every`` seconds while it goes on, and a ``close`` line with
+the whole tube (``--final-only``: the ``close`` line alone). With ``--clips``, every window
+with a finding is also written as an annotated H.264 clip. A live status line on stderr shows
+frames in, windows grounded, events, reconnects and dropped frames. Ctrl-C (or SIGTERM)
+stops cleanly: the window being grounded finishes, open events are closed, files are closed;
+a second Ctrl-C quits at once.
+
+Everything that can be checked in milliseconds is checked before the model loads (minutes
+for a 7B model): the arguments (each message names the one at fault), the queries, the output
+paths, and the source itself (a short probe: a camera's address, stream path and credentials;
+a readable video; a listable folder, its state file and whether ``--time-pattern`` matches
+its first file). Every such error is one line on stderr and exit code 2.
 
 Credentials: put them in the URL or, better, in an environment variable named by
 ``--credentials-env`` (``USER:PASSWORD``). They are never printed.
@@ -24,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from tubescope.errors import TubescopeError, ValidationError
 
 # Internal test hook: with TUBESCOPE_TESTING=1, ``--model stub:MODULE:FACTORY`` builds the grounder
@@ -31,23 +41,97 @@ from tubescope.errors import TubescopeError, ValidationError
 _TEST_ENV = "TUBESCOPE_TESTING"
 
 
+class _OneLineCommand(click.Command):
+    """Usage errors (a bad value, a missing option) become one-line tubescope errors (exit 2)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            raise ValidationError(err.format_message()) from None
+
+
 def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
     if value is None:
         return None
     from tubescope.integrations.cctv.windows import parse_duration
 
+    flag = f"--{param.name.replace('_', '-')}"  # type: ignore[union-attr]
     try:
-        return parse_duration(value, f"--{param.name.replace('_', '-')}")  # type: ignore[union-attr]
+        return parse_duration(value, flag)
     except ValidationError as err:
-        raise click.BadParameter(str(err).split(": ", 1)[-1]) from None
+        raise ValidationError(str(err).split(": ", 1)[-1], f"{flag} {value}") from None
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+
+def _shown(ctx: click.Context, name: str, value: float) -> str:
+    """``--overlap 3s`` for a flag the user gave, ``--overlap (2s by default)`` otherwise."""
+    flag = f"--{name.replace('_', '-')}"
+    return f"{flag} {value:g}s" if _given(ctx, name) else f"{flag} ({value:g}s by default)"
+
+
+def _longer(
+    ctx: click.Context, short: str, short_value: float, long: str, long_value: float
+) -> None:
+    """Check ``short < long``; the message blames the flag the user gave (``short`` if both)."""
+    if short_value < long_value:
+        return
+    if _given(ctx, short) or not _given(ctx, long):
+        raise ValidationError(
+            f"must be shorter than {_shown(ctx, long, long_value)}",
+            f"--{short.replace('_', '-')} {short_value:g}s",
+        )
+    raise ValidationError(
+        f"must be longer than {_shown(ctx, short, short_value)}; give a shorter --{short.replace('_', '-')} too",
+        f"--{long.replace('_', '-')} {long_value:g}s",
+    )
+
+
+def _window_spec(
+    ctx: click.Context,
+    window: float,
+    overlap: float,
+    motion: bool,
+    pre_roll: float,
+    post_roll: float,
+    sample_fps: float | None,
+) -> Any:
+    """The window spec; every inconsistency names the argument the user gave."""
+    from tubescope.integrations.cctv import FixedWindows, MotionWindows
+
+    if window <= 0:
+        raise ValidationError("must be longer than 0 s", f"--window {window:g}s")
+    if not motion:
+        for name in ("pre_roll", "post_roll"):
+            if _given(ctx, name):
+                raise ValidationError("only applies with --motion", f"--{name.replace('_', '-')}")
+        _longer(ctx, "overlap", overlap, "window", window)
+        return FixedWindows(window, overlap, sample_fps=sample_fps)
+    _longer(ctx, "pre_roll", pre_roll, "window", window)
+    _longer(ctx, "overlap", overlap, "window", window)
+    return MotionWindows(
+        pre_roll=pre_roll,
+        post_roll=post_roll,
+        max_length=window,
+        overlap=overlap,
+        sample_fps=sample_fps,
+    )
 
 
 def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
     if model.startswith("stub:"):
         if os.environ.get(_TEST_ENV) != "1":
-            raise click.BadParameter(
-                f"'stub:' models are a test hook; set {_TEST_ENV}=1 to use one",
-                param_hint="--model",
+            raise ValidationError(
+                f"'stub:' models are a test hook; set {_TEST_ENV}=1 to use one", "--model"
             )
         module_name, _, attr = model[len("stub:") :].partition(":")
         factory = getattr(importlib.import_module(module_name), attr or "make_grounder")
@@ -60,7 +144,7 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
     return Grounder(grounder.backend, config=grounder.config.replace(num_frames=num_frames))
 
 
-@click.command("watch")
+@click.command("watch", cls=_OneLineCommand)
 @click.argument("source")
 @click.option(
     "-q",
@@ -175,8 +259,42 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
     default=None,
     help="Frames the grounder samples per window.",
 )
+@click.option(
+    "--update-every",
+    default="10s",
+    callback=_duration,
+    show_default=True,
+    help="Write an update line of a continuing event this often (seconds of video).",
+)
+@click.option(
+    "--max-event",
+    default="5min",
+    callback=_duration,
+    show_default=True,
+    help="Longest event; a longer happening continues as a new event naming the previous one.",
+)
+@click.option(
+    "--final-only",
+    is_flag=True,
+    help="One line per event, written at its close (a crash loses up to --max-event of findings).",
+)
+@click.option(
+    "--settle",
+    default="2s",
+    callback=_duration,
+    show_default=True,
+    help="Folder: seconds a new file must stay unchanged before it is read.",
+)
+@click.option(
+    "--probe/--no-probe",
+    default=True,
+    show_default=True,
+    help="Check that the source can be read before loading the model (--no-probe: start anyway; a camera is retried).",
+)
 @click.option("--device", default="auto", show_default=True, help="Where to run the model.")
+@click.pass_context
 def watch_command(
+    ctx: click.Context,
     source: str,
     queries: tuple[str, ...],
     model: str,
@@ -198,41 +316,41 @@ def watch_command(
     time_pattern: str | None,
     tz: str | None,
     num_frames: int | None,
+    update_every: float,
+    max_event: float,
+    final_only: bool,
+    settle: float,
+    probe: bool,
     device: str,
 ) -> None:
     """Ground standing QUERIES on SOURCE (camera URL, video file or NVR export folder) and log events."""
     from tubescope.cli.quiet import quiet_ffmpeg
-    from tubescope.integrations.cctv import (
-        ClipSink,
-        FixedWindows,
-        JSONLSink,
-        MotionWindows,
-        Watcher,
-        open_source,
-    )
+    from tubescope.integrations.cctv import ClipSink, JSONLSink, Watcher, open_source
+    from tubescope.integrations.cctv.preflight import check_queries, check_writable
     from tubescope.integrations.cctv.redact import redact_url
+    from tubescope.integrations.cctv.sources.files import check_time_pattern, resolve_tz
 
     quiet_ffmpeg()
+    # ---- everything cheap first: nothing below loads a model until the source answered
+    query_list = check_queries(list(queries), "--query")
     if tz is not None:
-        from tubescope.integrations.cctv.sources.files import resolve_tz
-
         try:
             resolve_tz(tz)
         except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--tz") from None
-    if motion:
-        spec: Any = MotionWindows(
-            pre_roll=pre_roll,
-            post_roll=post_roll,
-            max_length=max(window, pre_roll + 1),
-            overlap=min(overlap, max(window, pre_roll + 1) / 2),
-            sample_fps=sample_fps,
+            raise ValidationError(str(err), f"--tz {tz}") from None
+    check_time_pattern(time_pattern, "--time-pattern")
+    spec = _window_spec(ctx, window, overlap, motion, pre_roll, post_roll, sample_fps)
+    if update_every <= 0:
+        raise ValidationError("must be longer than 0 s", f"--update-every {update_every:g}s")
+    if max_event < window:
+        raise ValidationError(
+            f"must be at least {_shown(ctx, 'window', window)}", f"--max-event {max_event:g}s"
         )
-    else:
-        try:
-            spec = FixedWindows(window, overlap, sample_fps=sample_fps)
-        except ValidationError as err:
-            raise click.BadParameter(str(err), param_hint="--overlap") from None
+    check_writable(events_path, "--events")
+    if clips_dir is not None:
+        check_writable(clips_dir, "--clips", folder=True)
+    if state_file is not None:
+        check_writable(state_file, "--state-file")
     src = open_source(
         source,
         source_id=source_id,
@@ -243,19 +361,34 @@ def watch_command(
         state_file=state_file,
         time_pattern=time_pattern,
         tz=tz,
+        settle=settle,
     )
     shown = redact_url(source)
+    if probe:
+        for warning in _probe(src):
+            click.echo(f"warning: {warning}", err=True)
+    # ---- the expensive part
     click.echo(f"loading model {model} ...", err=True)
     grounder = _load_grounder(model, device, num_frames)
     sinks: list[Any] = [JSONLSink(events_path)]
     if clips_dir is not None:
         sinks.insert(0, ClipSink(clips_dir))
-    watcher = Watcher(src, list(queries), grounder, spec, sinks=sinks, min_score=min_score)
+    watcher = Watcher(
+        src,
+        query_list,
+        grounder,
+        spec,
+        sinks=sinks,
+        min_score=min_score,
+        update_every=update_every,
+        max_event=max_event,
+        final_only=final_only,
+    )
     _run_with_status(watcher, shown)
     status = watcher.status
     click.echo(
         f"{status.state}: {status.frames_in} frames, {status.windows_grounded} windows grounded, "
-        f"{status.events} events -> {events_path}"
+        f"{status.events} events ({status.event_lines} lines) -> {events_path}"
         + (f", clips in {clips_dir}" if clips_dir else "")
         + (f", {status.frames_dropped} frames dropped" if status.frames_dropped else "")
         + (f", {status.reconnects} reconnects" if status.reconnects else ""),
@@ -266,6 +399,19 @@ def watch_command(
         if isinstance(error, TubescopeError):
             raise error
         raise click.ClickException(f"{type(error).__name__}: {error}")
+
+
+def _probe(source: Any) -> list[str]:
+    """The source's probe; an unreachable camera's message says how to start anyway."""
+    from tubescope.integrations.cctv import SourceConnectionError, SourceTimeoutError
+
+    try:
+        return source.probe()
+    except (SourceConnectionError, SourceTimeoutError) as err:
+        raise type(err)(
+            err.source,
+            f"{err.problem}; check the address, or start anyway with --no-probe (it keeps retrying)",
+        ) from None
 
 
 def _status_text(watcher: Any, shown: str) -> str:

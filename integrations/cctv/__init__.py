@@ -2,10 +2,13 @@
 
 Point a :class:`Watcher` at a source, give it sentences and a grounder; it cuts the video
 into windows, grounds every window against every query (one ``ground_many`` call per
-window), and writes an :class:`Event` for each confident finding: source, query, UTC start
-and end, per-frame boxes, score and an annotated clip.
+window), and writes each confident finding as it happens: an :class:`Event` line
+``open`` at the end of its first confident window, ``update`` lines while it goes on and a
+``close`` line with the whole tube (:mod:`.lifecycle`, :class:`EventTracker`): source,
+query, UTC start and end, per-frame boxes, score and annotated clips. Read the events file
+back with :func:`read_events` (lines) or :func:`fold_events` (one event per id).
 
-Sources (:mod:`.sources`): :class:`StreamSource` (RTSP/RTSPS/HTTP(S)/HLS through PyAV, TCP,
+Sources (:mod:`.sources`, a registry of kinds: :func:`source_kinds`): :class:`StreamSource` (RTSP/RTSPS/HTTP(S)/HLS through PyAV, TCP,
 timeouts, reconnect with backoff and jitter, stall watchdog, credentials redacted
 everywhere), :class:`FileSource` (a recording, real time or as fast as possible),
 :class:`FolderSource` (an NVR export folder, each settled file processed once, resumable),
@@ -35,11 +38,14 @@ from tubescope.integrations.cctv.errors import (
     StateFileError,
     WatchError,
 )
-from tubescope.integrations.cctv.events import Event, EventMerger, events_from_results
+from tubescope.integrations.cctv.eventlog import fold_events, known_events, read_events
+from tubescope.integrations.cctv.events import CLOSE_REASONS, STATES, Event, events_from_results
+from tubescope.integrations.cctv.lifecycle import EventTracker, Known
 from tubescope.integrations.cctv.motion import MotionDetector
 from tubescope.integrations.cctv.redact import RedactingFilter, redact, redact_url
-from tubescope.integrations.cctv.sinks import CallbackSink, ClipSink, JSONLSink, Sink, read_events
+from tubescope.integrations.cctv.sinks import CallbackSink, ClipSink, JSONLSink, Sink
 from tubescope.integrations.cctv.sources import (
+    SOURCE_KINDS,
     Backoff,
     FileSource,
     FolderSource,
@@ -49,26 +55,31 @@ from tubescope.integrations.cctv.sources import (
     SourceStats,
     StreamSource,
     open_source,
+    source_kinds,
 )
 from tubescope.integrations.cctv.watcher import GrounderLike, Watcher, WatchStatus
 from tubescope.integrations.cctv.windows import FixedWindows, MotionWindows, Window, parse_duration
 
 __all__ = [
     "Backoff",
+    "CLOSE_REASONS",
     "CallbackSink",
     "ClipSink",
     "Event",
-    "EventMerger",
+    "EventTracker",
     "FileSource",
     "FixedWindows",
     "FolderSource",
     "GrounderLike",
     "IterableSource",
     "JSONLSink",
+    "Known",
     "LiveFrame",
     "MotionDetector",
     "MotionWindows",
     "RedactingFilter",
+    "SOURCE_KINDS",
+    "STATES",
     "Sink",
     "Source",
     "SourceAuthError",
@@ -85,9 +96,12 @@ __all__ = [
     "Window",
     "WindowQueue",
     "events_from_results",
+    "fold_events",
+    "known_events",
     "open_source",
     "parse_duration",
     "read_events",
     "redact",
     "redact_url",
+    "source_kinds",
 ]

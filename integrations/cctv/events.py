@@ -1,11 +1,16 @@
-"""Events: what a standing query found in a window, with wall-clock times and boxes.
+"""Events: what a standing query found, with wall-clock times and boxes, line by line.
 
-An :class:`Event` is one confident grounding result turned into facts an operator can act
-on: which source, which query, when (UTC start and end), where (one box per frame), how sure
-(the tube's score in [0, 1]) and the clip that shows it. Its JSON form (one line of the
-events file) looks like this (lists shortened)::
+An :class:`Event` is one confident finding turned into facts an operator can act on: which
+source, which query, when (UTC start and end), where (one box per frame), how sure (the best
+score in [0, 1]) and the clips that show it. A happening is written as it unfolds, as several
+lines of the events file that share one ``event_id`` (see
+:mod:`~tubescope.integrations.cctv.lifecycle`): ``state`` is ``"open"`` (the first line,
+written at the end of the first confident window), ``"update"`` (while it goes on) or
+``"close"`` (it ended; ``reason`` says why); ``revision`` counts the lines of one event from 0.
+One line looks like this (lists shortened)::
 
-    {"event_id": "9b1c0e6a2f4d1e07", "source": "gate", "query": "a person climbs the fence",
+    {"schema_version": 1, "event_id": "9b1c0e6a2f4d1e07", "state": "close", "revision": 2,
+     "reason": "ended", "previous": null, "source": "gate", "query": "a person climbs the fence",
      "start": "2026-03-01T10:15:02.400000Z", "end": "2026-03-01T10:15:06.000000Z",
      "duration_s": 3.6, "score": 0.8731, "segment": 0, "file": null,
      "frames": [1812, 1813, ...], "positions": [1812, 1813, ...],
@@ -16,11 +21,10 @@ events file) looks like this (lists shortened)::
 ``frames`` are the source's running frame indices, ``positions`` the frame numbers inside the
 segment (for a file: its frame index, to find the boxes in the original export), ``times``
 the UTC wall clock of each frame, and ``boxes`` ``[x1, y1, x2, y2]`` pixels of the original
-frame. ``end`` is exclusive (the end of the last frame).
-
-Overlapping windows see the same happening twice; :class:`EventMerger` merges such duplicates
-(same query and segment, overlapping or adjacent frames, boxes that agree) before anything is
-written, holding an event back only while a later window could still extend it.
+frame. ``end`` is exclusive (the end of the last frame). On ``open`` and ``update`` lines the
+lists (``frames`` ... ``boxes``, ``windows``, ``clips``) hold what was added since the
+event's previous line; a ``close`` line holds the whole tube. ``previous`` names the event
+this one continues (a happening longer than the longest event is split).
 
 Example:
     >>> from datetime import datetime, timezone
@@ -29,6 +33,8 @@ Example:
     ...           positions=(0,), times=(datetime(2026, 3, 1, tzinfo=timezone.utc),), boxes=((1, 2, 3, 4),))
     >>> Event.from_dict(e.to_dict()) == e
     True
+    >>> e.to_dict()["schema_version"], e.state, e.revision
+    (1, 'close', 0)
 """
 
 from __future__ import annotations
@@ -36,19 +42,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from tubescope.errors import ValidationError
-from tubescope.eval.boxes import box_iou
 from tubescope.integrations.cctv.sources.base import isoformat_utc
 from tubescope.integrations.cctv.windows import Window
 from tubescope.types import GroundingResult
+from tubescope.types.schema import SCHEMA_VERSION, check_schema_version
 
-__all__ = ["Event", "EventMerger", "events_from_results"]
+__all__ = ["Event", "events_from_results", "STATES", "CLOSE_REASONS"]
 
+#: The states of an event line, in the order they are written.
+STATES = ("open", "update", "close")
+#: Why an event was closed: the target was gone (``ended``), its file or connection ended
+#: (``segment``), it reached the longest event (``max_event``, continued by a new event), or
+#: the watcher stopped (``stopped``).
+CLOSE_REASONS = ("ended", "segment", "max_event", "stopped")
+
+# fields every line has had since the first release
 _FIELDS = (
     "event_id",
     "source",
@@ -68,6 +81,8 @@ _FIELDS = (
     "windows",
     "track_id",
 )
+# fields added later (absent from older files: their lines are complete, closed events)
+_LIFECYCLE = ("schema_version", "state", "revision", "reason", "previous")
 
 
 def _parse_time(value: Any, name: str) -> datetime:
@@ -106,6 +121,10 @@ class Event:
     windows: tuple[int, ...] = ()
     track_id: int | str | None = None
     event_id: str = field(default="")
+    state: str = "close"
+    revision: int = 0
+    reason: str | None = None
+    previous: str | None = None
 
     def __post_init__(self) -> None:
         if not (len(self.frames) == len(self.positions) == len(self.times) == len(self.boxes)):
@@ -118,6 +137,21 @@ class Event:
             raise ValidationError(f"end {self.end} precedes start {self.start}", "end")
         if not 0.0 <= float(self.score) <= 1.0:
             raise ValidationError(f"must be in [0, 1], got {self.score}", "score")
+        if self.state not in STATES:
+            raise ValidationError(
+                f"expected one of {', '.join(STATES)}, got {self.state!r}", "state"
+            )
+        if (
+            isinstance(self.revision, bool)
+            or not isinstance(self.revision, int)
+            or self.revision < 0
+        ):
+            raise ValidationError(f"expected an integer >= 0, got {self.revision!r}", "revision")
+        if self.reason is not None and (self.state != "close" or self.reason not in CLOSE_REASONS):
+            raise ValidationError(
+                f"expected null, or on a close line one of {', '.join(CLOSE_REASONS)}; got {self.reason!r}",
+                "reason",
+            )
         object.__setattr__(self, "boxes", tuple(tuple(float(v) for v in box) for box in self.boxes))
         if not self.event_id:
             object.__setattr__(self, "event_id", self.make_id())
@@ -139,7 +173,12 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to the events file (floats rounded: boxes 2, score 4 decimals)."""
         return {
+            "schema_version": SCHEMA_VERSION,
             "event_id": self.event_id,
+            "state": self.state,
+            "revision": self.revision,
+            "reason": self.reason,
+            "previous": self.previous,
             "source": self.source_id,
             "query": self.query,
             "start": isoformat_utc(self.start),
@@ -163,11 +202,15 @@ class Event:
 
     @classmethod
     def from_dict(cls, data: Any) -> Event:
-        """Read an event back from its JSON object (unknown or missing fields raise)."""
+        """Read an event line back from its JSON object (unknown or missing fields raise).
+
+        Lines written before the lifecycle fields existed read as closed events, revision 0.
+        """
         if not isinstance(data, dict):
             raise ValidationError(f"expected an object, got {type(data).__name__}", "event")
+        check_schema_version(data, "event")
         missing = [k for k in _FIELDS if k not in data]
-        unknown = [k for k in data if k not in _FIELDS]
+        unknown = [k for k in data if k not in _FIELDS and k not in _LIFECYCLE]
         if missing or unknown:
             raise ValidationError(f"missing fields {missing}, unknown fields {unknown}", "event")
         return cls(
@@ -186,6 +229,10 @@ class Event:
             windows=tuple(int(v) for v in data["windows"]),
             track_id=data["track_id"],
             event_id=data["event_id"],
+            state=data.get("state", "close"),
+            revision=data.get("revision", 0),
+            reason=data.get("reason"),
+            previous=data.get("previous"),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -197,18 +244,21 @@ class Event:
 
     def __repr__(self) -> str:
         return (
-            f"Event({self.event_id}, {self.source_id!r}, {self.query!r}, {isoformat_utc(self.start)} "
-            f"+{self.duration:.2f}s, score={self.score:.3f}, boxes={len(self.boxes)}, clip={self.clip!r})"
+            f"Event({self.event_id} {self.state}#{self.revision}, {self.source_id!r}, {self.query!r}, "
+            f"{isoformat_utc(self.start)} +{self.duration:.2f}s, score={self.score:.3f}, "
+            f"boxes={len(self.boxes)}, clip={self.clip!r})"
         )
 
 
 def events_from_results(
     window: Window, results: Sequence[GroundingResult], *, min_score: float
 ) -> list[tuple[Event, GroundingResult]]:
-    """Turn a window's grounding results into events (those with a tube scoring >= ``min_score``).
+    """Turn a window's grounding results into findings (those with a tube scoring >= ``min_score``).
 
-    Returns ``(event, result)`` pairs, the result kept for clip rendering. Tube frames are
-    window frame numbers; events carry source frame indices and wall clocks.
+    Returns ``(event, result)`` pairs, the result kept for clip rendering: each event is what
+    one window saw of one query, before :class:`~tubescope.integrations.cctv.EventTracker`
+    joins the windows of a happening. Tube frames are window frame numbers; events carry
+    source frame indices and wall clocks.
     """
     out = []
     frames = window.frames
@@ -244,118 +294,3 @@ def events_from_results(
         )
         out.append((event, result))
     return out
-
-
-def _pair_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    return float(box_iou(np.asarray([a], dtype=np.float64), np.asarray([b], dtype=np.float64))[0])
-
-
-def _same_target(a: Event, b: Event, iou: float) -> bool:
-    """Do two events of one query and segment show the same happening?
-
-    Their frame ranges must overlap or touch (``b`` starting at most one frame after ``a``
-    ends, or vice versa), and their boxes must agree: mean IoU >= ``iou`` on shared frames, or
-    IoU of the boxes on either side of the seam when they only touch. Events without boxes
-    agree on time alone.
-    """
-    if not a.frames or not b.frames:
-        return a.start <= b.end and b.start <= a.end
-    if b.frames[0] > a.frames[-1] + 1 or a.frames[0] > b.frames[-1] + 1:
-        return False
-    boxes_a = dict(zip(a.frames, a.boxes))
-    common = [f for f in b.frames if f in boxes_a]
-    if common:
-        boxes_b = dict(zip(b.frames, b.boxes))
-        return float(np.mean([_pair_iou(boxes_a[f], boxes_b[f]) for f in common])) >= iou
-    first, second = (a, b) if a.frames[-1] < b.frames[0] else (b, a)
-    return _pair_iou(first.boxes[-1], second.boxes[0]) >= iou
-
-
-def _merge(a: Event, b: Event) -> Event:
-    """One event covering both; on shared frames the higher-scoring event's boxes win."""
-    strong, weak = (a, b) if a.score >= b.score else (b, a)
-    rows: dict[int, tuple[int, datetime, tuple[float, float, float, float]]] = {}
-    for ev in (weak, strong):
-        for frame, position, moment, box in zip(ev.frames, ev.positions, ev.times, ev.boxes):
-            rows[frame] = (position, moment, box)
-    order = sorted(rows)
-    first = a if (a.start, a.event_id) <= (b.start, b.event_id) else b
-    return replace(
-        first,
-        start=min(a.start, b.start),
-        end=max(a.end, b.end),
-        score=max(a.score, b.score),
-        frames=tuple(order),
-        positions=tuple(rows[f][0] for f in order),
-        times=tuple(rows[f][1] for f in order),
-        boxes=tuple(rows[f][2] for f in order),
-        clips=tuple(dict.fromkeys(first.clips + (b.clips if first is a else a.clips))),
-        windows=tuple(sorted(set(a.windows) | set(b.windows))),
-        track_id=strong.track_id,
-        event_id="",
-    )
-
-
-class EventMerger:
-    """Merges duplicate events from overlapping windows before they are emitted.
-
-    An event is held while a later window of its segment could still see or continue it (its
-    last frame is at or just before the window's ``next_start``); it is released once the next window has been
-    merged in, when its segment ends, or on :meth:`flush`. Released events come out in start
-    order. The merged event keeps the earliest start, the latest end, the best score, every
-    clip, and the stronger event's boxes on shared frames.
-
-    Args:
-        iou: box agreement needed to call two detections the same target.
-
-    Example:
-        >>> merger = EventMerger()
-        >>> merger.pending
-        []
-    """
-
-    def __init__(self, iou: float = 0.3) -> None:
-        if not 0.0 <= iou <= 1.0:
-            raise ValueError(f"iou must be in [0, 1], got {iou}")
-        self.iou = iou
-        self.pending: list[Event] = []
-        self.merged = 0  # duplicates absorbed
-
-    def add(self, window: Window, events: Sequence[Event]) -> list[Event]:
-        """Merge ``window``'s events in; return the events that can no longer change."""
-        for event in events:
-            for k, held in enumerate(self.pending):
-                if (
-                    held.query == event.query
-                    and held.segment == event.segment
-                    and _same_target(held, event, self.iou)
-                ):
-                    self.pending[k] = _merge(held, event)
-                    self.merged += 1
-                    break
-            else:
-                self.pending.append(event)
-        ready: list[Event] = []
-        keep: list[Event] = []
-        for held in self.pending:
-            later_window_may_extend = (
-                held.segment == window.segment
-                and window.next_start is not None
-                and held.frames
-                and held.frames[-1] + 1
-                >= window.next_start  # reaches (or touches) what a later window sees
-            )
-            (keep if later_window_may_extend else ready).append(held)
-        self.pending = keep
-        return sorted(ready, key=lambda e: (e.start, e.query))
-
-    def end_segment(self, segment: int) -> list[Event]:
-        """Release every event of ``segment`` (and of older segments)."""
-        ready = [e for e in self.pending if e.segment <= segment]
-        self.pending = [e for e in self.pending if e.segment > segment]
-        return sorted(ready, key=lambda e: (e.start, e.query))
-
-    def flush(self) -> list[Event]:
-        """Release everything held."""
-        ready, self.pending = self.pending, []
-        return sorted(ready, key=lambda e: (e.start, e.query))

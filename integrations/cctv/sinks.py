@@ -5,13 +5,17 @@ A sink has ``emit(event)`` and ``close()``. A sink may also have
 produced confident results, *before* merging, and records the returned path in the events'
 ``clips`` (that is how :class:`ClipSink` works).
 
-- :class:`JSONLSink` appends one JSON line per event and flushes **and fsyncs** after each,
-  so an event that was reported survives a crash or power cut. A torn last line left by a
-  crash is closed with a newline before the next event is appended.
+- :class:`JSONLSink` appends one JSON line per event line (``open``, ``update``, ``close``;
+  see :mod:`~tubescope.integrations.cctv.lifecycle`) and flushes **and fsyncs** after each,
+  so a line that was reported survives a crash or power cut. A torn last line left by a
+  crash is closed with a newline before the next line is appended. Read the file back with
+  :func:`~tubescope.integrations.cctv.read_events` (every line) or
+  :func:`~tubescope.integrations.cctv.fold_events` (one event per id).
 - :class:`ClipSink` writes each such window as an H.264 MP4 (browser-playable) with the
   boxes, labels, traces and score timeline drawn by :func:`tubescope.render.render_result`.
-- :class:`CallbackSink` calls your function with each :class:`Event` (on the watcher's
-  grounding thread; exceptions are logged and counted, never stop the watcher).
+- :class:`CallbackSink` calls your function with each event line, an :class:`Event` whose
+  ``state`` says which (on the watcher's grounding thread; exceptions are logged and
+  counted, never stop the watcher).
 
 Example:
     >>> import os, tempfile
@@ -27,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -37,15 +40,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.events import Event
+from tubescope.integrations.cctv.preflight import check_writable
 from tubescope.integrations.cctv.windows import Window
 from tubescope.types import GroundingResult
 
 if TYPE_CHECKING:
     from tubescope.video import Video
 
-__all__ = ["Sink", "ClipExporter", "JSONLSink", "ClipSink", "CallbackSink", "read_events"]
+__all__ = ["Sink", "ClipExporter", "JSONLSink", "ClipSink", "CallbackSink"]
 
 log = logging.getLogger("tubescope.cctv")
 
@@ -84,10 +87,8 @@ class JSONLSink:
         self._lock = threading.Lock()
         self._handle: Any = None
         self._closed = False
+        check_writable(self.path, "events file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        target = self.path if self.path.exists() else self.path.parent
-        if not os.access(target, os.W_OK):
-            raise PermissionError(f"{self.path}: the events file cannot be written")
 
     def _open(self) -> None:
         self._handle = open(self.path, "ab")  # noqa: SIM115 - kept open for the sink's life
@@ -120,6 +121,16 @@ class JSONLSink:
             self._durable()
             self.count += 1
 
+    def position(self) -> int:
+        """The file's size in bytes now: where the next line will start (0 before the file exists)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.flush()
+            try:
+                return self.path.stat().st_size
+            except FileNotFoundError:
+                return 0
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -141,29 +152,6 @@ class JSONLSink:
 
     def __repr__(self) -> str:
         return f"JSONLSink({str(self.path)!r}, events={self.count})"
-
-
-def read_events(path: str | os.PathLike[str]) -> list[Event]:
-    """Read an events file back (blank and torn lines are skipped; bad JSON objects raise).
-
-    A torn line can only be the remains of a crash during a write, whose event was therefore
-    never reported as written.
-    """
-    events = []
-    text = Path(path).read_text(encoding="utf-8")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            log.warning("%s line %d: torn line skipped", path, number)
-            continue
-        try:
-            events.append(Event.from_dict(data))
-        except ValidationError as err:
-            raise ValidationError(f"line {number}: {err}", str(path)) from None
-    return events
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -6,8 +6,22 @@
   motion-gated), handing each finished window to a bounded :class:`WindowQueue`;
 - the **grounder** takes one window at a time and makes **one** ``ground_many`` call for all
   queries (the window is encoded once, its frames passed as an in-memory video at the exact
-  fps), turns confident results into :class:`Event` objects, exports annotated clips, merges
-  duplicates from overlapping windows, and sends the events to the sinks in order.
+  fps), turns confident results into findings, exports annotated clips, and hands them to an
+  :class:`~tubescope.integrations.cctv.EventTracker`, whose ``open`` / ``update`` / ``close``
+  lines go to the sinks in order, right after the window (see
+  :mod:`~tubescope.integrations.cctv.lifecycle`).
+
+**Crash bound**: an event is written (its ``open`` line, fsynced by :class:`JSONLSink`) at the
+end of its first confident window, so after a crash or SIGKILL at any moment every event that
+was confident before the last grounded window is in the events file. With
+``final_only=True`` sinks get only ``close`` lines: at most ``max_event`` seconds of findings
+(the events still open) are at risk.
+
+**Restart**: for a source that re-processes an interrupted segment (a folder's file), the
+watcher records per file which windows were grounded, which events were written, and where
+the events file stood when the file began. After a restart the file is processed again; an
+event the events file already holds is not opened again: it is written only as higher
+revisions with what the file lacks, or not at all when it was closed for good.
 
 When grounding falls behind a live source, waiting windows are dropped (oldest first) and
 counted in ``frames_dropped``; for files and folders the reader waits instead. Memory is
@@ -15,8 +29,8 @@ bounded by the window size: one window being cut, ``queue_size`` waiting, one be
 
 :meth:`Watcher.stop` works from any thread and in every state: before :meth:`start`, while
 the source is still connecting or backing off, after a failed connection, twice. It stops
-the source, discards waiting windows, lets the window being grounded finish, writes the
-events still held for merging, and closes the sinks.
+the source, discards waiting windows, lets the window being grounded finish, closes the
+events still open (``reason: "stopped"``), and closes the sinks.
 
 Example:
     >>> import numpy as np
@@ -33,8 +47,8 @@ Example:
     >>> watcher = Watcher(IterableSource(frames, fps=10), ["a red car"], Always(),
     ...                   window=FixedWindows(2, 0), sinks=[CallbackSink(got.append)])
     >>> status = watcher.run()
-    >>> status.windows_grounded, [round(e.duration, 1) for e in got]
-    (2, [1.0, 1.0])
+    >>> status.windows_grounded, [(e.state, round(e.duration, 1)) for e in got]
+    (2, [('open', 1.0), ('close', 1.0), ('open', 1.0), ('close', 1.0)])
 """
 
 from __future__ import annotations
@@ -49,9 +63,12 @@ from typing import Any, Protocol
 
 from tubescope.integrations.cctv.buffers import CLOSED, WindowQueue
 from tubescope.integrations.cctv.errors import SourceError, WatchError
-from tubescope.integrations.cctv.events import Event, EventMerger, events_from_results
+from tubescope.integrations.cctv.eventlog import known_events
+from tubescope.integrations.cctv.events import Event, events_from_results
+from tubescope.integrations.cctv.lifecycle import EventTracker, Known
+from tubescope.integrations.cctv.preflight import check_queries
 from tubescope.integrations.cctv.redact import redact
-from tubescope.integrations.cctv.sinks import ClipExporter, Sink
+from tubescope.integrations.cctv.sinks import ClipExporter, JSONLSink, Sink
 from tubescope.integrations.cctv.sources.base import Source
 from tubescope.integrations.cctv.windows import FixedWindows, SegmentEnd, Window, WindowSpec
 from tubescope.types import GroundingResult
@@ -79,6 +96,10 @@ class WatchStatus:
     ``state``: ``"idle"``, ``"running"``, ``"stopping"``, ``"stopped"`` (by :meth:`Watcher.stop`),
     ``"finished"`` (the source ended) or ``"failed"``. ``buffered_frames`` is every frame held
     right now (being cut, waiting, being grounded); ``frame_bound`` is the most it can reach.
+    ``events`` counts events opened, ``event_lines`` the lines sent to the sinks,
+    ``open_events`` the events not closed yet, ``event_state`` the rows, windows and clips
+    held in memory for them and ``event_state_peak`` the most ever held (bounded, see
+    :class:`EventTracker`).
     """
 
     state: str
@@ -91,6 +112,10 @@ class WatchStatus:
     windows_dropped: int
     frames_dropped: int
     events: int
+    event_lines: int
+    open_events: int
+    event_state: int
+    event_state_peak: int
     duplicates_merged: int
     reconnects: int
     errors: int
@@ -107,7 +132,8 @@ class WatchStatus:
         fps = f" @ {float(self.fps):.3g} fps" if self.fps else ""
         text = (
             f"{self.state}/{self.source_state} | frames {self.frames_in}{fps} | windows {self.windows_grounded}"
-            f" | events {self.events} | reconnects {self.reconnects} | dropped {self.frames_dropped}"
+            f" | events {self.events} ({self.open_events} open) | reconnects {self.reconnects}"
+            f" | dropped {self.frames_dropped}"
         )
         if self.errors:
             text += f" | errors {self.errors}"
@@ -128,7 +154,11 @@ class Watcher:
         queue_size: windows that may wait for the grounder.
         on_backlog: ``"drop"`` or ``"wait"`` when the queue is full (default: drop for live
             sources, wait for files and folders).
-        merge_iou: box agreement for merging duplicate events.
+        merge_iou: box agreement for joining the findings of two windows into one event.
+        update_every: seconds of video between two lines of an event that goes on.
+        max_event: the longest event (seconds of video); a longer happening is closed and
+            continues as a new event that names it in ``previous``.
+        final_only: send only ``close`` lines (one line per event) to the sinks.
     """
 
     def __init__(
@@ -143,18 +173,15 @@ class Watcher:
         queue_size: int = 1,
         on_backlog: str | None = None,
         merge_iou: float = 0.3,
+        update_every: float = 10.0,
+        max_event: float = 300.0,
+        final_only: bool = False,
     ) -> None:
         if isinstance(source, str):
             from tubescope.integrations.cctv.sources import open_source
 
             source = open_source(source)
-        if isinstance(queries, str):
-            queries = [queries]
-        queries = [q.strip() if isinstance(q, str) else q for q in queries]
-        if not queries or any(not isinstance(q, str) or not q for q in queries):
-            raise ValueError(
-                f"queries must be a non-empty list of non-empty sentences, got {queries!r}"
-            )
+        queries = check_queries(queries, "queries")
         if not hasattr(grounder, "ground_many"):
             raise TypeError(
                 f"grounder must have a ground_many(video, queries) method, got {type(grounder).__name__}"
@@ -162,7 +189,7 @@ class Watcher:
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be in [0, 1], got {min_score}")
         self.source = source
-        self.queries = list(dict.fromkeys(queries))
+        self.queries = queries
         self.grounder = grounder
         self.window = window or FixedWindows()
         self.sinks = list(sinks)
@@ -170,7 +197,9 @@ class Watcher:
         self.min_score = min_score
         policy = on_backlog or ("drop" if source.is_live else "wait")
         self.queue = WindowQueue(queue_size, policy)
-        self.merger = EventMerger(merge_iou)
+        self.tracker = EventTracker(update_every=update_every, max_event=max_event, iou=merge_iou)
+        self.final_only = final_only
+        self._progress: dict[int, dict[str, Any]] = {}  # per segment of a resumable source
         self.cutter = self.window.cutter()
         self.min_frames = int(getattr(getattr(grounder, "config", None), "num_frames", 1) or 1)
         self.error: BaseException | None = None
@@ -188,7 +217,7 @@ class Watcher:
                 "windows_grounded",
                 "windows_skipped",
                 "windows_failed",
-                "events",
+                "event_lines",
                 "errors",
             ),
             0,
@@ -221,8 +250,12 @@ class Watcher:
             windows_failed=self._counts["windows_failed"],
             windows_dropped=self.queue.dropped_windows,
             frames_dropped=self.queue.dropped_frames,
-            events=self._counts["events"],
-            duplicates_merged=self.merger.merged,
+            events=self.tracker.opened,
+            event_lines=self._counts["event_lines"],
+            open_events=self.tracker.open_events,
+            event_state=self.tracker.held,
+            event_state_peak=self.tracker.peak,
+            duplicates_merged=self.tracker.merged,
             reconnects=stats.reconnects,
             errors=self._counts["errors"] + stats.errors,
             last_error=self._last_error or stats.last_error,
@@ -383,8 +416,10 @@ class Watcher:
                 if item is CLOSED:
                     break
                 if isinstance(item, SegmentEnd):
-                    self._emit_all(self.merger.end_segment(item.segment))
+                    self._emit_all(self.tracker.end_segment(item.segment))
                     self.source.mark_done(item.segment)
+                    if self._progress.pop(item.segment, None) is not None:
+                        self.tracker.forget_known()
                     continue
                 ok = self._process(item)
                 failures = 0 if ok else failures + 1
@@ -405,7 +440,10 @@ class Watcher:
             self.source.stop()
         finally:
             try:
-                self._emit_all(self.merger.flush())
+                lines = self.tracker.flush()
+                self._emit_all(lines)
+                for segment in list(self._progress):
+                    self._save_progress(segment, lines)
             finally:
                 self._close_sinks()
                 if self._reader is not None:
@@ -433,6 +471,8 @@ class Watcher:
                 )
             return True
         self._inflight = len(window)
+        if self.source.resumable and window.segment not in self._progress:
+            self._begin_segment(window)
         try:
             video = window.to_video()
             started = time.perf_counter()
@@ -456,7 +496,10 @@ class Watcher:
             events = [event for event, _ in found]
             if found and self.exporters:
                 events = self._export(window, found, video)
-            self._emit_all(self.merger.add(window, events))
+            lines = self.tracker.add(window, events)
+            self._emit_all(lines)
+            if window.segment in self._progress:
+                self._save_progress(window.segment, lines, window)
             return True
         finally:
             self._inflight = 0
@@ -478,25 +521,88 @@ class Watcher:
                 clips.append(str(path))
         return [replace(event, clips=tuple(clips)) for event, _ in found]
 
-    def _emit_all(self, events: Sequence[Event]) -> None:
-        for event in events:
-            self._counts["events"] += 1
+    def _emit_all(self, lines: Sequence[Event]) -> None:
+        for line in lines:
             log.info(
-                "%s: event %s %r %s +%.1fs score %.2f",
-                event.source_id,
-                event.event_id,
-                event.query,
-                event.start.isoformat(),
-                event.duration,
-                event.score,
+                "%s: event %s %s#%d %r %s +%.1fs score %.2f",
+                line.source_id,
+                line.event_id,
+                line.state,
+                line.revision,
+                line.query,
+                line.start.isoformat(),
+                line.duration,
+                line.score,
             )
+            if self.final_only and line.state != "close":
+                continue
+            self._counts["event_lines"] += 1
             for sink in self.sinks:
                 try:
-                    sink.emit(event)
+                    sink.emit(line)
                 except Exception as err:  # noqa: BLE001 - one broken sink must not silence the others
                     self._record_error(
-                        f"{self.source.source_id}: sink {sink!r} failed on event {event.event_id}: {err}"
+                        f"{self.source.source_id}: sink {sink!r} failed on event {line.event_id}: {err}"
                     )
+
+    # ------------------------------------------------------------------ restart records
+    def _event_files(self) -> list[JSONLSink]:
+        return [sink for sink in self.sinks if isinstance(sink, JSONLSink)]
+
+    def _begin_segment(self, window: Window) -> None:
+        """First window of a resumable segment: resume an interrupted run, or note where we start."""
+        record = self.source.resume_record(window.segment)
+        if not record:
+            self._progress[window.segment] = {
+                "events_offset": {str(sink.path): sink.position() for sink in self._event_files()},
+                "windows": [],
+                "events": {},
+            }
+            self._save_progress(window.segment, [])  # on disk before any line about this file
+            return
+        known: dict[str, Known] = {
+            event_id: Known(*entry) for event_id, entry in record.get("events", {}).items()
+        }
+        for path, offset in record.get("events_offset", {}).items():
+            for event_id, found in known_events(path, offset=offset, file=window.file).items():
+                old = known.get(event_id)
+                if old is None or found.revision >= old.revision:
+                    known[event_id] = found
+        self.tracker.resume(known)
+        self._progress[window.segment] = {
+            "events_offset": dict(record.get("events_offset", {})),
+            "windows": [list(w) for w in record.get("windows", [])],
+            "events": {k: [v.revision, v.state, v.reason, v.through] for k, v in known.items()},
+        }
+        log.warning(
+            "%s: %s was interrupted after %d windows; processing it again without writing its %d "
+            "events twice",
+            self.source.source_id,
+            window.file,
+            len(record.get("windows", [])),
+            len(known),
+        )
+
+    def _save_progress(
+        self, segment: int, lines: Sequence[Event], window: Window | None = None
+    ) -> None:
+        progress = self._progress[segment]
+        if window is not None:
+            span = [window.frames[0].position, window.frames[-1].position + 1]
+            if span not in progress["windows"]:
+                progress["windows"].append(span)
+        events = progress["events"]
+        for line in lines:
+            if line.segment != segment or (self.final_only and line.state != "close"):
+                continue
+            through = max(line.positions, default=-1)
+            if line.event_id in events:
+                through = max(through, events[line.event_id][3])
+            events[line.event_id] = [line.revision, line.state, line.reason, through]
+        try:
+            self.source.save_progress(segment, progress)
+        except Exception as err:  # noqa: BLE001 - the events are out; a restart rescans the file
+            self._record_error(f"{self.source.source_id}: cannot record progress: {err}")
 
     def _close_sinks(self) -> None:
         with self._lock:

@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+import os
 import random
 import threading
 from abc import ABC, abstractmethod
@@ -26,12 +28,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from tubescope.video import Frame
 
-__all__ = ["LiveFrame", "Source", "SourceStats", "Backoff", "utc_now", "isoformat_utc"]
+__all__ = [
+    "LiveFrame",
+    "Source",
+    "SourceStats",
+    "Backoff",
+    "SOURCE_KINDS",
+    "utc_now",
+    "isoformat_utc",
+    "local_path",
+]
+
+#: Every source kind that :func:`~tubescope.integrations.cctv.open_source` can build from a
+#: string, by name. A :class:`Source` subclass declared with ``kind="..."`` adds itself here.
+SOURCE_KINDS: dict[str, type[Source]] = {}
 
 
 def utc_now() -> datetime:
@@ -144,6 +161,20 @@ class Backoff:
         return base * (1 + (rng or random).uniform(-self.jitter, self.jitter))
 
 
+def local_path(spec: str | os.PathLike[str]) -> Path | None:
+    """The local path a source string names (a plain path or a ``file://`` URL); None for other URLs.
+
+    Example:
+        >>> local_path("file:///mnt/nvr/cam1"), local_path("rtsp://cam/live")
+        (PosixPath('/mnt/nvr/cam1'), None)
+    """
+    text = os.fspath(spec)
+    if "://" not in text:
+        return Path(text)
+    parts = urlsplit(text)
+    return Path(parts.path) if parts.scheme.lower() == "file" else None
+
+
 class Source(ABC):
     """A stream of :class:`LiveFrame` objects; iterate it, and :meth:`stop` it from any thread.
 
@@ -151,10 +182,74 @@ class Source(ABC):
     :class:`~tubescope.integrations.cctv.Watcher` drops work for them rather than blocking.
     :meth:`stop` always works, in every state (before the first connect, while connecting,
     during a backoff wait, after a failure) and more than once.
+
+    **A new source kind** is one module: subclass ``Source`` with ``kind="name"`` (and
+    ``priority``, lower tried first), implement :meth:`frames`, and override
+    :meth:`accepts` (does a string name this kind of source?) and, if it can check anything
+    cheaply, :meth:`probe`. :func:`~tubescope.integrations.cctv.open_source` and
+    ``tubescope watch`` then use it; the constructor's keyword arguments are the options it
+    takes (``open_source`` passes only those).
+
+    Example:
+        >>> class Blank(Source, kind="blank-example"):
+        ...     @classmethod
+        ...     def accepts(cls, spec):
+        ...         return spec == "blank:"
+        ...     def __init__(self, spec, *, source_id="blank"):
+        ...         super().__init__(source_id)
+        ...     def frames(self):
+        ...         return iter(())
+        >>> SOURCE_KINDS["blank-example"] is Blank
+        True
+        >>> del SOURCE_KINDS["blank-example"]
     """
 
     source_id: str
     is_live: bool = False
+    #: the registered kind name (None: not buildable from a string, e.g. IterableSource).
+    kind: ClassVar[str | None] = None
+    #: dispatch order among kinds: lower is tried first.
+    priority: ClassVar[int] = 100
+    #: URL schemes this kind reads (for the "unsupported scheme" message).
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, kind: str | None = None, priority: int = 100, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is None:
+            return
+        registered = SOURCE_KINDS.get(kind)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if registered is not None and f"{registered.__module__}.{registered.__qualname__}" != name:
+            raise ValueError(f"source kind {kind!r} is already taken by {registered.__qualname__}")
+        cls.kind = kind
+        cls.priority = priority
+        SOURCE_KINDS[kind] = cls
+
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """Does ``spec`` (a URL or a path) name a source of this kind? (False by default.)"""
+        return False
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The keyword options this kind's constructor takes."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+    @classmethod
+    def from_spec(cls, spec: str, **options: Any) -> Source:
+        """Build from a string; options this kind does not take (or set to None) are ignored."""
+        names = cls.option_names()
+        return cls(spec, **{k: v for k, v in options.items() if k in names and v is not None})
+
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """Check cheaply, before any model loads, that the source can be read.
+
+        Raises the source's typed :class:`~tubescope.integrations.cctv.SourceError` (wrong
+        credentials, no such stream, unreachable, not a video, ...); returns warnings (one
+        line each) about things that work but not as asked. Nothing to check by default.
+        """
+        return []
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
@@ -196,6 +291,17 @@ class Source(ABC):
 
         File-based sources record the segment's file as processed; live sources ignore it.
         """
+
+    #: True for sources that play an interrupted segment again after a restart (a folder's
+    #: file): the watcher then keeps a progress record per segment through the two methods below.
+    resumable: ClassVar[bool] = False
+
+    def resume_record(self, segment: int) -> dict[str, Any] | None:
+        """The progress record an interrupted run left for ``segment`` (None: a fresh start)."""
+        return None
+
+    def save_progress(self, segment: int, record: dict[str, Any]) -> None:
+        """Keep ``record`` (plain JSON values) for ``segment`` until :meth:`mark_done`, durably."""
 
     def _error(self, message: str) -> None:
         self.stats.errors += 1

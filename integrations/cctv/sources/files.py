@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -31,12 +32,28 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from tubescope.errors import VideoError
+from tubescope.errors import ValidationError, VideoError
 from tubescope.integrations.cctv.errors import SourceError, SourceNotFoundError
-from tubescope.integrations.cctv.sources.base import LiveFrame, Source, utc_now, wallclock_at
+from tubescope.integrations.cctv.sources.base import (
+    LiveFrame,
+    Source,
+    local_path,
+    utc_now,
+    wallclock_at,
+)
 from tubescope.videowrite import as_fraction
 
-__all__ = ["FileSource", "IterableSource", "file_start_time", "resolve_tz"]
+__all__ = [
+    "FileSource",
+    "IterableSource",
+    "file_start_time",
+    "resolve_tz",
+    "check_time_pattern",
+    "time_pattern_warning",
+    "probe_video_file",
+]
+
+log = logging.getLogger("tubescope.cctv")
 
 _STRPTIME_FIELDS = {
     "%Y": r"\d{4}",
@@ -72,6 +89,42 @@ def resolve_tz(tz: str | tzinfo | None) -> tzinfo:
         ) from None
 
 
+_TIME_FIELDS = ("%Y", "%m", "%d", "%H", "%M", "%S", "%y", "%j")
+
+
+def check_time_pattern(pattern: str | None, field: str = "time_pattern") -> None:
+    """Raise ValidationError unless ``pattern`` is a file-name time pattern we can read.
+
+    Example:
+        >>> check_time_pattern("%Y%m%d_%H%M%S")
+        >>> check_time_pattern("cam_%Y-%q")
+        Traceback (most recent call last):
+        ...
+        tubescope.errors.ValidationError: time_pattern 'cam_%Y-%q': unsupported directive %q (use %Y %m %d %H %M %S %y %f %j %%)
+    """
+    if pattern is None:
+        return
+    shown = f"{field} {pattern!r}"
+    for directive in re.findall(r"%.?", pattern):
+        if directive not in _STRPTIME_FIELDS:
+            known = " ".join(_STRPTIME_FIELDS)
+            raise ValidationError(f"unsupported directive {directive} (use {known})", shown)
+    if not any(token in pattern for token in _TIME_FIELDS):
+        raise ValidationError("has no date or time directive (e.g. %Y%m%d_%H%M%S)", shown)
+
+
+def time_pattern_warning(
+    name: str, pattern: str | None, tz: str | tzinfo | None = None
+) -> str | None:
+    """A one-line warning when ``pattern`` is given but cannot read a start time from ``name``."""
+    if not pattern or _from_name(name, pattern, resolve_tz(tz)) is not None:
+        return None
+    return (
+        f"time pattern {pattern!r} does not match {name}; its start time comes from the "
+        "container's creation_time or the file's modification time instead"
+    )
+
+
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     out, i = [], 0
     while i < len(pattern):
@@ -94,6 +147,19 @@ def _from_name(name: str, pattern: str, tz: tzinfo) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def probe_video_file(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a readable video (None when its container opens with a video track)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "the file has no video track"
+    except (av.FFmpegError, OSError) as err:
+        return f"not a readable video file ({getattr(err, 'strerror', None) or err})"
+    return None
 
 
 def _creation_time(path: Path) -> datetime | None:
@@ -138,6 +204,7 @@ def file_start_time(
         moment = _from_name(path.name, time_pattern, resolve_tz(tz))
         if moment is not None:
             return moment, "filename"
+        log.warning("%s", time_pattern_warning(path.name, time_pattern, tz))
     moment = _creation_time(path) if path.exists() else None
     if moment is not None:
         return moment, "container"
@@ -145,7 +212,7 @@ def file_start_time(
     return mtime - timedelta(seconds=duration), "mtime"
 
 
-class FileSource(Source):
+class FileSource(Source, kind="file", priority=30):
     """A local video file as a source.
 
     Args:
@@ -161,6 +228,12 @@ class FileSource(Source):
         loop: start again at the end (a new segment each time); realtime demos only.
     """
 
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """An existing file (a path or a ``file://`` URL)."""
+        path = local_path(spec)
+        return path is not None and path.is_file()
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -173,12 +246,13 @@ class FileSource(Source):
         clock: str | None = None,
         loop: bool = False,
     ) -> None:
-        self.path = Path(path)
+        self.path = local_path(path) or Path(path)
         if not self.path.is_file():
             raise SourceNotFoundError(self.path, "no such video file")
         super().__init__(source_id or self.path.stem)
         if tz is not None:
             resolve_tz(tz)  # fail now, not at the first frame
+        check_time_pattern(time_pattern)
         self.realtime = realtime
         self.is_live = realtime
         self.start_time = start_time
@@ -188,6 +262,16 @@ class FileSource(Source):
         if self.clock not in ("file", "replay"):
             raise ValueError(f"clock must be 'file' or 'replay', got {self.clock!r}")
         self.loop = loop
+
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """The file opens as a video (container and a video track); warns when ``time_pattern`` misses."""
+        problem = probe_video_file(self.path)
+        if problem:
+            raise SourceError(self.path, problem)
+        if self.clock == "replay" or self.start_time is not None:
+            return []
+        warning = time_pattern_warning(self.path.name, self.time_pattern, self.tz)
+        return [warning] if warning else []
 
     def frames(self) -> Iterator[LiveFrame]:
         segment = 0

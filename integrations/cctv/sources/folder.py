@@ -7,6 +7,10 @@
   every file that was processed (name, size, mtime, frame count) or rejected. A restart
   skips them; a file whose size or mtime changed since is treated as a new export. The
   state file is rewritten atomically (temporary file, fsync, rename).
+- **Interrupted files**: while a watcher processes a file, its entry is ``"processing"`` with
+  the watcher's progress record (windows grounded, events written, where the events file
+  stood); a restart processes the file again and hands that record back
+  (:meth:`FolderSource.resume_record`) so no event is written twice.
 - **Corrupt files** (truncated, not a video, undecodable) are reported (a warning log line,
   ``stats.bad_files``, ``stats.last_error``) with the reason, recorded as failed, and skipped.
 - **Wall clock**: from the file name with ``time_pattern`` and ``tz``, else the container's
@@ -44,18 +48,25 @@ from pathlib import Path
 from typing import Any
 
 from tubescope.durable import atomic_write_text
-from tubescope.errors import VideoError
+from tubescope.errors import ValidationError, VideoError
 from tubescope.formats import VIDEO_EXTENSIONS
-from tubescope.jsonio import read_json
-from tubescope.integrations.cctv.errors import SourceNotFoundError, StateFileError
+from tubescope.integrations.cctv.errors import SourceError, SourceNotFoundError, StateFileError
+from tubescope.integrations.cctv.preflight import check_writable
 from tubescope.integrations.cctv.sources.base import (
     LiveFrame,
     Source,
     isoformat_utc,
+    local_path,
     utc_now,
     wallclock_at,
 )
-from tubescope.integrations.cctv.sources.files import file_start_time, resolve_tz
+from tubescope.integrations.cctv.sources.files import (
+    check_time_pattern,
+    file_start_time,
+    resolve_tz,
+    time_pattern_warning,
+)
+from tubescope.jsonio import read_json
 
 __all__ = ["FolderSource", "FolderState", "VIDEO_PATTERNS", "STATE_FILE_NAME"]
 
@@ -66,6 +77,7 @@ VIDEO_PATTERNS = tuple(f"*{ext}" for ext in VIDEO_EXTENSIONS)
 #: Default name of the state file inside the watched folder.
 STATE_FILE_NAME = ".tubescope-state.json"
 _STATE_VERSION = 1
+_STATUSES = ("done", "failed", "processing")
 
 
 @dataclass
@@ -99,7 +111,8 @@ class FolderState:
         data = read_json(
             self.path,
             lambda problem: StateFileError(
-                self.path, f"unreadable state file ({problem}); delete it to process every file again"
+                self.path,
+                f"unreadable state file ({problem}); delete it to process every file again",
             ),
         )
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
@@ -111,9 +124,14 @@ class FolderState:
         if not isinstance(files, dict):
             raise StateFileError(self.path, "field 'files': expected an object of file records")
         for name, entry in files.items():
-            if not isinstance(entry, dict) or entry.get("status") not in ("done", "failed"):
+            if not isinstance(entry, dict) or entry.get("status") not in _STATUSES:
                 raise StateFileError(
-                    self.path, f"field 'files.{name}.status': expected 'done' or 'failed'"
+                    self.path,
+                    f"field 'files.{name}.status': expected 'done', 'failed' or 'processing'",
+                )
+            if entry["status"] == "processing" and not isinstance(entry.get("progress"), dict):
+                raise StateFileError(
+                    self.path, f"field 'files.{name}.progress': expected an object"
                 )
             for key in ("size", "mtime_ns"):
                 if not isinstance(entry.get(key), int):
@@ -123,7 +141,7 @@ class FolderState:
         self.files = files
 
     def record(self, name: str, status: str, *, size: int, mtime_ns: int, **extra: Any) -> None:
-        """Record a file as ``"done"`` or ``"failed"`` and save the state atomically."""
+        """Record a file as ``"done"``, ``"failed"`` or ``"processing"`` and save the state atomically."""
         with self._lock:
             self.files[name] = {
                 "status": status,
@@ -136,9 +154,16 @@ class FolderState:
 
     def is_settled(self, name: str, *, size: int, mtime_ns: int) -> bool:
         """True when ``name`` was processed or rejected in exactly this version (size, mtime)."""
+        entry = self.entry(name, size=size, mtime_ns=mtime_ns)
+        return entry is not None and entry["status"] in ("done", "failed")
+
+    def entry(self, name: str, *, size: int, mtime_ns: int) -> dict[str, Any] | None:
+        """The record of ``name`` if it is about exactly this version of the file."""
         with self._lock:
             entry = self.files.get(name)
-        return entry is not None and entry["size"] == size and entry["mtime_ns"] == mtime_ns
+        if entry is None or entry["size"] != size or entry["mtime_ns"] != mtime_ns:
+            return None
+        return entry
 
     def save(self) -> None:
         """Write the state file (temporary file, fsync, rename, fsync of the folder)."""
@@ -152,7 +177,7 @@ class FolderState:
         atomic_write_text(self.path, payload)
 
 
-class FolderSource(Source):
+class FolderSource(Source, kind="folder", priority=20):
     """Clips dropped into a folder, each processed exactly once.
 
     Args:
@@ -171,6 +196,14 @@ class FolderSource(Source):
             ``"acknowledged"`` (only when :meth:`mark_done` is called; the watcher's mode).
     """
 
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """An existing folder (a path or a ``file://`` URL)."""
+        path = local_path(spec)
+        return path is not None and path.is_dir()
+
+    resumable = True
+
     def __init__(
         self,
         folder: str | os.PathLike[str],
@@ -185,7 +218,7 @@ class FolderSource(Source):
         source_id: str | None = None,
         done_when: str = "read",
     ) -> None:
-        self.folder = Path(folder)
+        self.folder = local_path(folder) or Path(folder)
         if not self.folder.is_dir():
             raise SourceNotFoundError(self.folder, "no such folder")
         super().__init__(source_id or self.folder.resolve().name)
@@ -195,6 +228,7 @@ class FolderSource(Source):
             raise ValueError(f"done_when must be 'read' or 'acknowledged', got {done_when!r}")
         if tz is not None:
             resolve_tz(tz)  # fail now, not at the first file
+        check_time_pattern(time_pattern)
         self.patterns = tuple(p.lower() for p in patterns)
         self.settle = float(settle)
         self.poll = float(poll)
@@ -209,8 +243,27 @@ class FolderSource(Source):
         self._open_segments: dict[
             int, tuple[str, int, int, int]
         ] = {}  # segment -> (name, size, mtime_ns, frames)
+        self._playing: dict[int, tuple[str, int, int]] = {}  # segment -> (name, size, mtime_ns)
         self._lock = threading.Lock()  # mark_done runs on the watcher's thread
         self.current_file: str | None = None
+
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """The folder can be listed and the state file written; warns when ``time_pattern`` misses the first file."""
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.is_file() and self._wanted(e.name)]
+        except OSError as err:
+            raise SourceError(self.folder, f"cannot list the folder ({err.strerror})") from None
+        try:
+            check_writable(self.state.path, "the state file")
+        except ValidationError as err:
+            raise StateFileError(
+                self.state.path, f"{err}; keep the state elsewhere with state_file= (--state-file)"
+            ) from None
+        if not entries:
+            return []
+        first = min(entries, key=lambda e: (e.stat().st_mtime_ns, e.name))
+        warning = time_pattern_warning(first.name, self.time_pattern, self.tz)
+        return [warning] if warning else []
 
     # ------------------------------------------------------------------ scanning
     def _wanted(self, name: str) -> bool:
@@ -291,6 +344,8 @@ class FolderSource(Source):
 
         path = self.folder / name
         self.current_file = name
+        with self._lock:
+            self._playing[segment] = (name, size, mtime_ns)
         count = 0
         try:
             try:
@@ -343,6 +398,10 @@ class FolderSource(Source):
             return len(self._open_segments)
 
     def _reject(self, name: str, size: int, mtime_ns: int, reason: str) -> None:
+        with self._lock:
+            for segment, playing in list(self._playing.items()):
+                if playing[0] == name:
+                    del self._playing[segment]
         message = f"{self.folder / name}: skipped, {reason}"
         log.warning("%s", message)
         self._error(message)
@@ -350,9 +409,31 @@ class FolderSource(Source):
         self.stats.bad_files.append(name)
         self.state.record(name, "failed", size=size, mtime_ns=mtime_ns, reason=reason)
 
+    def resume_record(self, segment: int) -> dict[str, Any] | None:
+        """The progress an interrupted run recorded for the file of ``segment`` (None: none)."""
+        with self._lock:
+            playing = self._playing.get(segment)
+        if playing is None:
+            return None
+        name, size, mtime_ns = playing
+        entry = self.state.entry(name, size=size, mtime_ns=mtime_ns)
+        if entry is None or entry["status"] != "processing":
+            return None
+        return dict(entry["progress"])
+
+    def save_progress(self, segment: int, record: dict[str, Any]) -> None:
+        """Record the watcher's progress on the file of ``segment`` (status ``"processing"``)."""
+        with self._lock:
+            playing = self._playing.get(segment)
+            if playing is None:
+                return  # done (or rejected) already
+            name, size, mtime_ns = playing
+            self.state.record(name, "processing", size=size, mtime_ns=mtime_ns, progress=record)
+
     def mark_done(self, segment: int) -> None:
         """Record the file of ``segment`` as processed (called by the watcher when its events are out)."""
         with self._lock:
+            self._playing.pop(segment, None)
             info = self._open_segments.pop(segment, None)
             if info is None:
                 return

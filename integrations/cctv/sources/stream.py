@@ -96,7 +96,7 @@ class _Disconnected(Exception):
     """Internal: the current connection is gone (reason in args[0], already redacted)."""
 
 
-class StreamSource(Source):
+class StreamSource(Source, kind="stream", priority=10):
     """A live network stream read with PyAV, reconnecting on failure.
 
     Args:
@@ -126,6 +126,12 @@ class StreamSource(Source):
     """
 
     is_live = True
+    schemes = STREAM_SCHEMES
+
+    @classmethod
+    def accepts(cls, spec: str) -> bool:
+        """A URL with a stream scheme (``rtsp://``, ``http(s)://``, ...)."""
+        return "://" in spec and urlsplit(spec).scheme.lower() in STREAM_SCHEMES
 
     def __init__(
         self,
@@ -336,13 +342,24 @@ class StreamSource(Source):
         if self.stats.state != "failed":
             self.stats.state = "stopped"
 
-    def _open(self) -> Any:
+    def probe(self, timeout: float | None = None) -> list[str]:
+        """Connect once (credentials, stream path, a video track) and hang up; errors are typed.
+
+        ``timeout`` caps the open timeout for this one attempt.
+        """
+        open_timeout = self.open_timeout if timeout is None else min(self.open_timeout, timeout)
+        self._close(self._open(open_timeout))
+        return []
+
+    def _open(self, open_timeout: float | None = None) -> Any:
         import av
 
         url = self._open_url()
         try:
             container = av.open(
-                url, options=self._options(), timeout=(self.open_timeout, self.read_timeout)
+                url,
+                options=self._options(),
+                timeout=(open_timeout or self.open_timeout, self.read_timeout),
             )
         except av.FFmpegError as err:
             raise self._classify(err, "cannot open") from None

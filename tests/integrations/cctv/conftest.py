@@ -111,13 +111,21 @@ class RTSPServer:
     """The loopback test camera (``tests/integrations/cctv/rtsp_server.py``) run as a subprocess."""
 
     def __init__(
-        self, red: str = "", fps: int = 10, t0: float | None = None, mount: str = "/cam"
+        self,
+        red: str = "",
+        fps: int = 10,
+        t0: float | None = None,
+        mount: str = "/cam",
+        user: str = "",
+        password: str = "",
     ) -> None:
         self.port = free_port()
         self.red = red
         self.fps = fps
         self.t0 = time.time() if t0 is None else t0
         self.mount = mount
+        self.user = user
+        self.password = password
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -138,6 +146,10 @@ class RTSPServer:
             self.red,
             "--t0",
             repr(self.t0),
+            "--user",
+            self.user,
+            "--password",
+            self.password,
         ]
         deadline = time.monotonic() + timeout
         while True:

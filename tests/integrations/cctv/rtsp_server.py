@@ -10,8 +10,9 @@ knows from the wall clock alone what a client should see, even across server res
 
     /usr/bin/python3 rtsp_server.py --port 8554 --mount /cam --fps 10 --red 2-3.5,8-9.5
 
-It prints ``READY <port>`` on stdout once it listens on 127.0.0.1 and serves until killed.
-Only loopback is used.
+With ``--user`` and ``--password`` the server requires RTSP basic authentication (a client
+with other credentials gets 401). It prints ``READY <port>`` on stdout once it listens on
+127.0.0.1 and serves until killed. Only loopback is used.
 """
 
 from __future__ import annotations
@@ -84,6 +85,20 @@ class Factory(GstRtspServer.RTSPMediaFactory):
         src.connect("need-data", need_data)
 
 
+def require_credentials(server, factory, user: str, password: str) -> None:
+    """Basic authentication: only ``user``/``password`` may see and play the mount."""
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "user")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    server.set_auth(auth)
+    factory.add_role_from_structure(
+        Gst.Structure.new_from_string(
+            "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -91,6 +106,8 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--red", default="", help="comma-separated START-END seconds after --t0")
     parser.add_argument("--t0", type=float, default=None)
+    parser.add_argument("--user", default="")
+    parser.add_argument("--password", default="")
     args = parser.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -99,6 +116,8 @@ def main() -> int:
     factory = Factory(
         args.fps, parse_spans(args.red), args.t0 if args.t0 is not None else time.time()
     )
+    if args.user:
+        require_credentials(server, factory, args.user, args.password)
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:
         print(f"FAILED to listen on 127.0.0.1:{args.port}", flush=True)

@@ -7,6 +7,7 @@ frames showing a red blob, with the blob's bounding box on every frame. Queries 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -69,6 +70,8 @@ class RedGrounder:
                 if i - run_start > best[1] - best[0]:
                     best = (run_start, i)
                 run_start = None
+        with self._lock:
+            self.calls[-1]["found"] = best[1] > best[0]
         results = []
         for query in queries:
             if "red" in query.lower() and best[1] > best[0]:
@@ -89,3 +92,52 @@ class RedGrounder:
 def make_grounder() -> RedGrounder:
     """Factory for ``tubescope watch --model stub:stubs:make_grounder``."""
     return RedGrounder()
+
+
+class AlwaysGrounder:
+    """The target is on every frame of every window, in the same box (for long synthetic runs)."""
+
+    def __init__(self, box: Sequence[float] = (2.0, 2.0, 6.0, 6.0), score: float = 0.9) -> None:
+        self.box = [float(v) for v in box]
+        self.score = score
+        self.calls = 0
+
+    def ground_many(self, video: Any, queries: Sequence[str]) -> list[GroundingResult]:
+        self.calls += 1
+        n = video.frame_count
+        tube = Tube(0, n, frames=[0, n - 1], boxes=[self.box, self.box], score=self.score)
+        return [GroundingResult(query, tube, track_id=1) for query in queries]
+
+
+class LoggingGrounder(RedGrounder):
+    """A RedGrounder that records each window it finished grounding, fsynced, in ``log_path``.
+
+    One line per window: the frame index of its first and last frame (read from the
+    synthetic clip's barcode) and the red run it found (``-1 -1`` when none), so a test that
+    kills the process knows exactly which windows were complete.
+    """
+
+    def __init__(self, log_path: str, delay: float = 0.0) -> None:
+        super().__init__(delay=delay)
+        self.log_path = log_path
+
+    def ground_many(self, video: Any, queries: Sequence[str]) -> list[GroundingResult]:
+        from tubescope.synthetic import read_barcode
+
+        results = super().ground_many(video, queries)
+        first = read_barcode(video.get_frames([0])[0])
+        last = read_barcode(video.get_frames([video.frame_count - 1])[0])
+        tube = next((r.tube for r in results if r.tube is not None), None)
+        red = (first + tube.start_frame, first + tube.end_frame) if tube is not None else (-1, -1)
+        with open(self.log_path, "a") as log:
+            log.write(f"{first} {last} {red[0]} {red[1]}\n")
+            log.flush()
+            os.fsync(log.fileno())
+        return results
+
+
+def make_logging_grounder() -> LoggingGrounder:
+    """Factory for ``--model stub:stubs:make_logging_grounder`` (log path and delay from the environment)."""
+    return LoggingGrounder(
+        os.environ["TUBESCOPE_TEST_GROUND_LOG"], float(os.environ.get("TUBESCOPE_TEST_DELAY", "0"))
+    )

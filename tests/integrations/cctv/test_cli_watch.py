@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,20 +11,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.integrations.cctv import read_events
+from tubescope.integrations.cctv import fold_events, read_events
 from tubescope.synthetic import ShapeSpec, make_clip
 from tubescope.video import Video
 
-from .conftest import HERE, wait_until
+from .conftest import wait_until
+from .watchproc import watch_env
 
 STUB = "stub:stubs:make_grounder"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["TUBESCOPE_TESTING"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    return env
 
 
 def _lines(path: Path) -> int:
@@ -36,7 +29,7 @@ def _lines(path: Path) -> int:
 def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
     rtsp_server: Any, tmp_path: Path
 ) -> None:
-    server = rtsp_server(fps=20, red="2-3.5")
+    server = rtsp_server(fps=20, red="6-7.5")  # after start-up, the probe and the connection
     events, clips = tmp_path / "events.jsonl", tmp_path / "clips"
     cmd = [
         sys.executable,
@@ -60,10 +53,15 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
         STUB,
     ]
     proc = subprocess.Popen(
-        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        cmd,
+        env=watch_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
-        assert wait_until(lambda: _lines(events) >= 1 or proc.poll() is not None, 30)
+        assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 30)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = proc.communicate(timeout=20)
@@ -73,10 +71,12 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
-    assert "events ->" in err and str(events) in err
-    (event,) = read_events(events)
+    assert "events (2 lines) ->" in err and str(events) in err
+    (event,) = fold_events(events)
+    assert [line.state for line in read_events(events)] == ["open", "close"]
+    assert event.reason == "ended"
     assert event.query == "the red square" and event.source_id == f"127.0.0.1:{server.port}/cam"
-    assert abs(event.start.timestamp() - server.t0 - 2.0) < 0.8
+    assert abs(event.start.timestamp() - server.t0 - 6.0) < 0.8
     assert event.clip is not None and Path(event.clip).parent == clips
     with Video(event.clip) as clip:
         assert clip.frame_count >= 20 and clip.info.codec == "h264"
@@ -117,6 +117,8 @@ def test_watch_folder_once(
         "-q",
         "the red square",
         "--once",
+        "--settle",
+        "0s",
         "--window",
         "1s",
         "--overlap",
@@ -132,13 +134,15 @@ def test_watch_folder_once(
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    (event,) = read_events(events)
+    (event,) = fold_events(events)
+    lines = read_events(events)
+    assert [e.state for e in lines] == ["open", "close"]
     assert (
         event.source_id == "nvr" and event.start.isoformat() == "2026-03-01T08:00:00.400000+00:00"
     )
     assert Path(event.file).name == "door_20260301_080000.mp4" and event.positions[0] == 4
     again = CliRunner().invoke(cli, args)  # resumes: nothing new
-    assert again.exit_code == 0 and "0 frames" in again.output and len(read_events(events)) == 1
+    assert again.exit_code == 0 and "0 frames" in again.output and read_events(events) == lines
 
 
 @pytest.fixture(autouse=True)
@@ -156,7 +160,7 @@ def _in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             ["watch", ".", "-q", "x", "--model", STUB, "--window", "2s", "--overlap", "3s"],
-            "shorter than the window",
+            "--overlap 3s: must be shorter than --window 2s",
         ),
         (["watch", ".", "-q", "x", "--model", STUB, "--window", "soon"], "not a duration"),
     ],

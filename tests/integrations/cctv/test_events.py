@@ -1,4 +1,4 @@
-"""Events from results, duplicate merging, the JSONL sink's durability, annotated clips."""
+"""Events from results, joining overlapping windows, the JSONL sink's durability, annotated clips."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tubescope import GroundingResult, Tube
 from tubescope.integrations.cctv import (
     ClipSink,
     Event,
-    EventMerger,
+    EventTracker,
     JSONLSink,
     LiveFrame,
     read_events,
@@ -93,32 +93,31 @@ def test_tube_reaching_the_window_end_ends_at_the_last_frame_end() -> None:
     assert event.end == win.end == T0 + timedelta(seconds=1.0)
 
 
-def test_overlapping_windows_merge_into_one_event() -> None:
-    merger = EventMerger()
+def test_overlapping_windows_join_into_one_event_and_the_stronger_box_wins_where_unwritten() -> (
+    None
+):
+    tracker = EventTracker()
     first = window(0, 20, window_id=0, next_start=15)
     second = window(15, 20, window_id=1, next_start=30)
     ((e1, _),) = events_from_results(
         first, [result("a person", 12, 20, [10, 10, 30, 30], 0.7)], min_score=0.5
     )
-    assert merger.add(first, [e1]) == []  # it reaches the overlap: held for the next window
+    (opened,) = tracker.add(first, [e1])  # written at once; the overlap frames are held back
+    assert opened.state == "open" and opened.revision == 0 and opened.frames == (12, 13, 14)
     ((e2, _),) = events_from_results(
         second, [result("a person", 0, 8, [11, 10, 31, 30], 0.8)], min_score=0.5
     )
-    out = merger.add(second, [e2])
-    assert len(out) == 1 and merger.merged == 1
-    merged = out[0]
-    assert merged.frames == tuple(range(12, 23)) and merged.windows == (0, 1)
-    assert merged.score == 0.8 and merged.start == e1.start and merged.end == e2.end
-    assert merged.boxes[merged.frames.index(16)] == (
-        11.0,
-        10.0,
-        31.0,
-        30.0,
-    )  # the stronger event's box
+    (closed,) = tracker.add(second, [e2])
+    assert tracker.merged == 1 and closed.event_id == opened.event_id
+    assert closed.state == "close" and closed.revision == 1 and closed.reason == "ended"
+    assert closed.frames == tuple(range(12, 23)) and closed.windows == (0, 1)
+    assert closed.score == 0.8 and closed.start == e1.start and closed.end == e2.end
+    assert closed.boxes[closed.frames.index(16)] == (11.0, 10.0, 31.0, 30.0)  # the stronger one
+    assert closed.boxes[closed.frames.index(13)] == (10.0, 10.0, 30.0, 30.0)  # written: final
 
 
-def test_different_targets_or_queries_are_not_merged() -> None:
-    merger = EventMerger()
+def test_different_targets_or_queries_are_not_joined() -> None:
+    tracker = EventTracker()
     first = window(0, 20, next_start=15)
     second = window(15, 20, window_id=1, next_start=30)
     ((a, _),) = events_from_results(
@@ -129,22 +128,28 @@ def test_different_targets_or_queries_are_not_merged() -> None:
         [result("a person", 0, 8, [40, 30, 60, 46]), result("a dog", 0, 8, [0, 0, 10, 10])],
         min_score=0,
     )
-    merger.add(first, [a])
-    out = merger.add(second, [b, c]) + merger.flush()
-    assert sorted((e.query, e.frames[0]) for e in out) == [
+    lines = tracker.add(first, [a]) + tracker.add(second, [b, c]) + tracker.flush()
+    closes = [e for e in lines if e.state == "close"]
+    assert sorted((e.query, e.frames[0]) for e in closes) == [
         ("a dog", 15),
         ("a person", 12),
         ("a person", 15),
     ]
-    assert merger.merged == 0
+    assert tracker.merged == 0 and len({e.event_id for e in closes}) == 3
 
 
-def test_events_do_not_merge_across_segments_and_segment_end_releases() -> None:
-    merger = EventMerger()
+def test_events_do_not_join_across_segments_and_segment_end_closes() -> None:
+    tracker = EventTracker()
     win = window(0, 20, next_start=15)
     ((a, _),) = events_from_results(win, [result("q", 10, 20, [0, 0, 9, 9])], min_score=0)
-    assert merger.add(win, [a]) == []
-    assert merger.end_segment(0) == [a] and merger.pending == []
+    (opened,) = tracker.add(win, [a])
+    assert opened.state == "open" and tracker.open_events == 1
+    (closed,) = tracker.end_segment(0)
+    assert closed.state == "close" and closed.reason == "segment" and closed.frames == a.frames
+    later = window(20, 20, segment=1, next_start=35)
+    ((b, _),) = events_from_results(later, [result("q", 0, 20, [0, 0, 9, 9])], min_score=0)
+    (again,) = tracker.add(later, [b])
+    assert again.state == "open" and again.event_id != opened.event_id and again.segment == 1
 
 
 def test_jsonl_sink_fsyncs_every_event_and_heals_a_torn_line(
@@ -184,3 +189,21 @@ def test_clip_sink_writes_an_annotated_h264_clip(tmp_path: Path) -> None:
         assert clip.info.codec == "h264"
         drawn = clip.get_frames([5])[0].astype(int)
     assert np.abs(drawn - 60).max() > 100  # the box was drawn
+
+
+def test_event_lines_carry_the_schema_version_and_older_lines_still_read() -> None:
+    event = Event(source_id="gate", query="q", start=T0, end=T0, score=0.5, state="open")
+    data = event.to_dict()
+    assert data["schema_version"] == 1 and data["state"] == "open" and data["revision"] == 0
+    older = {
+        k: v
+        for k, v in data.items()
+        if k not in ("schema_version", "state", "revision", "reason", "previous")
+    }
+    assert (Event.from_dict(older).state, Event.from_dict(older).revision) == ("close", 0)
+    with pytest.raises(ValueError, match="newer tubescope"):
+        Event.from_dict({**data, "schema_version": 2})
+    with pytest.raises(ValueError, match="reason"):
+        Event(source_id="g", query="q", start=T0, end=T0, score=0.5, state="open", reason="ended")
+    with pytest.raises(ValueError, match="state"):
+        Event(source_id="g", query="q", start=T0, end=T0, score=0.5, state="closed")

@@ -88,7 +88,10 @@ def test_server_killed_mid_stream_reconnects_without_losing_or_duplicating_event
     status = watcher.stop()
     assert status.state == "stopped" and status.reconnects == 1 and status.frames_dropped == 0
 
-    red = sorted((e for e in got if e.query == "the red square"), key=lambda e: e.start)
+    red = sorted(
+        (e for e in got if e.query == "the red square" and e.state == "close"),
+        key=lambda e: e.start,
+    )
     assert len(red) == 2, got  # one per appearance: none lost across the outage, none duplicated
     assert [e.segment for e in red] == [0, 1]
     for event, (start, end) in zip(red, [(3.0, 4.5), (9.5, 11.0)]):
@@ -97,7 +100,8 @@ def test_server_killed_mid_stream_reconnects_without_losing_or_duplicating_event
         assert len(event.boxes) >= 20 and event.boxes[0] == (60.0, 40.0, 100.0, 80.0)
     assert not any(e.query == "a person" for e in got)
     assert read_events(tmp_path / "events.jsonl") == got  # durable, same order
-    assert len({e.event_id for e in got}) == len(got)
+    for event_id in {e.event_id for e in got}:  # each appearance: one open line, then its close
+        assert [e.state for e in got if e.event_id == event_id] == ["open", "close"]
     assert all(c["queries"] == ["the red square", "a person"] for c in grounder.calls)
     assert watcher.source.stats.disconnects == 1 and watcher.source.stats.segments == 2
 
@@ -144,3 +148,30 @@ def test_watchdog_reconnects_when_packets_flow_but_no_frame_decodes(
     reader.join(5)
     assert not reader.is_alive() and source.stats.frames > 0
     assert "watchdog: no frame for 1 s" in (source.stats.last_error or "")
+
+
+@pytest.mark.time_limit(30)
+def test_open_line_within_one_window_of_the_first_confident_window(rtsp_server: Any) -> None:
+    server = rtsp_server(fps=FPS, red="2-1000")  # the target appears and stays
+    got: list[tuple[Any, int]] = []
+    grounder = RedGrounder()
+    watcher: Watcher
+
+    def on_line(line: Any) -> None:
+        got.append((line, watcher.status.windows_grounded))
+
+    watcher = Watcher(
+        quick(server.url),
+        ["the red square"],
+        grounder,
+        FixedWindows(1, 0),
+        sinks=[CallbackSink(on_line)],
+    )
+    watcher.start()
+    assert wait_until(lambda: bool(got), 15), watcher.status
+    watcher.stop()
+    first_confident = next(k for k, call in enumerate(grounder.calls) if call["found"])
+    (opened, grounded), *rest = got
+    assert opened.state == "open" and opened.windows == (first_confident,)
+    assert grounded == first_confident + 1  # written before the next window was grounded
+    assert [line.state for line, _ in rest][-1:] == ["close"] and rest[-1][0].reason == "stopped"

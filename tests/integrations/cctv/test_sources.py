@@ -15,8 +15,10 @@ import pytest
 from tubescope.integrations.cctv import (
     Backoff,
     FileSource,
+    FixedWindows,
     FolderSource,
     IterableSource,
+    Source,
     SourceConnectionError,
     SourceError,
     SourceNotFoundError,
@@ -104,6 +106,53 @@ def test_open_source_dispatch(tmp_path: Path, clip: SyntheticClip) -> None:
         open_source(tmp_path / "missing.mp4")
     with pytest.raises(SourceNotFoundError, match="scheme 'gopher'"):
         open_source("gopher://h/x")
+
+
+def test_a_new_source_kind_is_one_class_through_the_registry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tubescope.integrations.cctv import Watcher, source_kinds
+    from tubescope.integrations.cctv.sources import base
+
+    monkeypatch.setattr(base, "SOURCE_KINDS", dict(base.SOURCE_KINDS))  # forgotten after the test
+
+    class ScreenSource(Source, kind="screen", priority=5):
+        """A dummy kind: ``screen:N`` yields N black frames."""
+
+        schemes = ("screen",)
+
+        @classmethod
+        def accepts(cls, spec: str) -> bool:
+            return spec.startswith("screen:")
+
+        def __init__(self, spec: str, *, source_id: str | None = None, fps: int = 10) -> None:
+            super().__init__(source_id or spec)
+            self.count, self.fps = int(spec.split(":")[1]), fps
+
+        def frames(self):  # type: ignore[no-untyped-def]
+            inner = IterableSource(
+                (np.zeros((8, 8, 3), np.uint8) for _ in range(self.count)),
+                fps=self.fps,
+                source_id=self.source_id,
+            )
+            yield from inner
+            self._end_segment(0)
+
+    assert list(source_kinds()) == ["screen", "stream", "folder", "file"]
+    source = open_source("screen:30", fps=5, transport="udp", state_file=tmp_path / "x")
+    assert isinstance(source, ScreenSource) and source.fps == 5  # options it does not take: ignored
+    assert ScreenSource.option_names() == {"source_id", "fps"}
+    assert open_source("screen:3", kind="screen").count == 3
+    assert isinstance(open_source(str(tmp_path)), FolderSource)  # the others still dispatch
+    from .stubs import AlwaysGrounder
+
+    status = Watcher(open_source("screen:20"), ["x"], AlwaysGrounder(), FixedWindows(1, 0)).run()
+    assert status.state == "finished" and status.windows_grounded == 2 and status.events == 1
+    with pytest.raises(ValueError, match="already taken"):
+
+        class Clash(Source, kind="screen"):
+            def frames(self):  # type: ignore[no-untyped-def]
+                return iter(())
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tubescope.integrations.cctv import (
     FixedWindows,
     JSONLSink,
     Watcher,
+    fold_events,
     read_events,
 )
 from tubescope.synthetic import make_clip
@@ -68,7 +70,13 @@ def test_watcher_with_the_tiny_model_writes_events_and_clips(
     assert (
         grounder.engine.stats["vision_encodes"] == 3
     )  # one encode per window, shared by both queries
-    events = read_events(tmp_path / "events.jsonl")
+    lines = read_events(tmp_path / "events.jsonl")
+    assert lines[0].state == "open" and lines[0].windows == (0,)  # right after the first window
+    assert (
+        json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])["schema_version"] == 1
+    )
+    events = fold_events(lines)
+    assert all(e.state == "close" for e in events)
     assert events and {e.query for e in events} <= set(queries)
     for event in events:
         assert 0.0 <= event.score <= 1.0 and event.start < event.end and event.clips
@@ -109,4 +117,5 @@ def test_cli_watch_with_the_tiny_model(tiny_model: Path, recording: Path, tmp_pa
     )
     assert result.exit_code == 0, result.output
     assert "finished: 40 frames, 2 windows grounded" in result.output
-    assert len(read_events(events)) >= 1
+    lines = read_events(events)
+    assert lines and lines[0].state == "open" and fold_events(lines)[0].state == "close"
