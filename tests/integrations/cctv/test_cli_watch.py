@@ -29,7 +29,9 @@ def _lines(path: Path) -> int:
 def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
     rtsp_server: Any, tmp_path: Path
 ) -> None:
-    server = rtsp_server(fps=20, red="6-7.5")  # after start-up, the probe and the connection
+    # red after start-up, the probe and the connection; repeated in case a loaded machine
+    # starts the watcher late (the test stops it after the first event's two lines)
+    server = rtsp_server(fps=20, red="6-7.5,14-15.5,22-23.5")
     events, clips = tmp_path / "events.jsonl", tmp_path / "clips"
     cmd = [
         sys.executable,
@@ -61,7 +63,7 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
         cwd=tmp_path,
     )
     try:
-        assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 30)
+        assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 40)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = proc.communicate(timeout=20)
@@ -76,7 +78,7 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
     assert [line.state for line in read_events(events)] == ["open", "close"]
     assert event.reason == "ended"
     assert event.query == "the red square" and event.source_id == f"127.0.0.1:{server.port}/cam"
-    assert abs(event.start.timestamp() - server.t0 - 6.0) < 0.8
+    assert min(abs(event.start.timestamp() - server.t0 - red) for red in (6.0, 14.0, 22.0)) < 0.8
     assert event.clip is not None and Path(event.clip).parent == clips
     with Video(event.clip) as clip:
         assert clip.frame_count >= 20 and clip.info.codec == "h264"
