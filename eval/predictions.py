@@ -73,6 +73,15 @@ __all__ = [
 #: accepted values of ``format=``
 PREDICTION_FORMATS = ("jsonl", "hcstvg-official", "tubedetr")
 
+#: per origin format, the field holding a prediction's span end and its boxes (a leading "."
+#: puts it under the prediction's own field, e.g. ``videos['3'].sted``)
+_PART_NAMES = {
+    "": {"end": ".end_frame", "frames": ".frames"},
+    "jsonl": {"end": "tube.end_frame", "frames": "tube.frames"},
+    "hcstvg-official": {"end": ".ed_frame", "frames": ".bbox"},
+    "tubedetr": {"end": ".sted", "frames": "frames"},
+}
+
 _JSONL_KEYS = ("video_id", "query_id", "tube", "qtype")
 
 
@@ -89,6 +98,8 @@ class Prediction:
             between ``frames`` and held at the ends; ``"keyed"``: boxes only on ``frames``
             (the ``stcat`` protocol interpolates between them).
         path, line, field: origin, for error messages.
+        origin: the file format it was read from (:data:`PREDICTION_FORMATS`; None: built in
+            memory), to name its fields in messages.
 
     Example:
         >>> from tubescope import Tube
@@ -107,6 +118,7 @@ class Prediction:
     path: str | None = None
     line: int | None = None
     field: str | None = None
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         start, end = float(self.start), float(self.end)
@@ -147,6 +159,14 @@ class Prediction:
         """A :class:`PredictionError` located at this prediction's origin."""
         return PredictionError(self.path, problem, line=self.line, field=self.field or field)
 
+    def error_at(self, problem: str, part: str) -> PredictionError:
+        """A :class:`PredictionError` naming the field of this prediction's ``part``: its span
+        ``"end"`` or its boxes' ``"frames"``, as the origin file spells them."""
+        name = _PART_NAMES.get(self.origin or "", _PART_NAMES[""])[part]
+        if name.startswith(".") and self.field:
+            name = f"{self.field}{name}"
+        return PredictionError(self.path, problem, line=self.line, field=name.lstrip("."))
+
     @property
     def span(self) -> tuple[float, float]:
         return self.start, self.end
@@ -160,10 +180,13 @@ class Prediction:
         video_id: str | None = None,
         path: str | None = None,
         line: int | None = None,
+        origin: str | None = None,
     ) -> Prediction:
         """Wrap a :class:`~tubescope.Tube` (None = no answer, an empty prediction)."""
         if tube is None:
-            return cls(0.0, 0.0, query_id=query_id, video_id=video_id, path=path, line=line)
+            return cls(
+                0.0, 0.0, query_id=query_id, video_id=video_id, path=path, line=line, origin=origin
+            )
         # A Tube is validated already (integer span, increasing frames, finite xyxy boxes,
         # read-only arrays): skip re-validation, which dominates evaluation time otherwise.
         pred = object.__new__(cls)
@@ -178,6 +201,7 @@ class Prediction:
             ("path", path),
             ("line", line),
             ("field", None),
+            ("origin", origin),
         ):
             object.__setattr__(pred, name, value)
         return pred
@@ -241,7 +265,9 @@ def _parse_jsonl_record(obj: Any, path: str | None, line: int) -> Prediction:
             raise fail(problem, f"tube.{name}" if name else tube_field) from None
     if query_id is None and video_id is None:
         raise fail("a prediction needs a video_id (or query_id)", "video_id")
-    return Prediction.from_tube(tube, query_id=query_id, video_id=video_id, path=path, line=line)
+    return Prediction.from_tube(
+        tube, query_id=query_id, video_id=video_id, path=path, line=line, origin="jsonl"
+    )
 
 
 def parse_jsonl(text: str, path: str | os.PathLike[str] | None = None) -> list[Prediction]:
@@ -341,6 +367,7 @@ def parse_hcstvg_official(
                 mode="keyed",
                 path=path,
                 field=where,
+                origin="hcstvg-official",
             )
         )
     return out
@@ -408,6 +435,7 @@ def parse_tubedetr(data: Any, path: str | os.PathLike[str] | None = None) -> lis
                 mode="keyed",
                 path=path,
                 field=name,
+                origin="tubedetr",
             )
         )
     return out

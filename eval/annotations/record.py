@@ -1,24 +1,64 @@
-"""The ground-truth record (:class:`GTQuery`) and the field checks the loaders share."""
+"""The ground-truth record (:class:`GTQuery`) and the field checks the loaders share.
+
+The loaders parse annotation JSON with :func:`mark_repeated_keys`, so an object that repeats a
+key (which ``json`` would silently collapse to its last value) is a :class:`RepeatedKeys`, and
+:class:`Fields` refuses it, naming the record and the repeated field.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tubescope.errors import AnnotationError
+from tubescope.eval.datasets.table import DatasetError, get_family
 from tubescope.formats import VIDEO_EXTENSIONS
 from tubescope.types.boxseq import readonly
 
-__all__ = ["DATASET_FAMILIES", "Fields", "GTQuery"]
+__all__ = ["Fields", "GTQuery", "RepeatedKeys", "mark_repeated_keys", "video_key"]
 
-#: dataset family of every name accepted by ``--dataset``.
-DATASET_FAMILIES = {"hcstvg-v1": "hcstvg", "hcstvg-v2": "hcstvg", "vidstg": "vidstg"}
 
+class RepeatedKeys(dict):  # type: ignore[type-arg]
+    """A parsed JSON object that repeated keys; ``repeated`` lists them (the last value kept)."""
+
+    repeated: list[str]
+
+
+def mark_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that keeps every object but marks those that repeat a key.
+
+    Example:
+        >>> import json
+        >>> json.loads('{"a": 1, "a": 2}', object_pairs_hook=mark_repeated_keys).repeated
+        ['a']
+    """
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    marked = RepeatedKeys(out)
+    seen: set[str] = set()
+    marked.repeated = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.repeated:
+            marked.repeated.append(key)
+        seen.add(key)
+    return marked
+
+
+def check_no_repeats(data: Any, path: str | os.PathLike[str] | None, what: str) -> None:
+    """Refuse a top-level object of records that lists a record twice."""
+    if isinstance(data, RepeatedKeys):
+        raise AnnotationError(
+            path,
+            f"the file lists this {what} more than once (JSON keeps only the last); "
+            "remove or rename the duplicates",
+            record=data.repeated[0],
+        )
 
 
 def video_key(name: str) -> str:
@@ -50,9 +90,12 @@ class GTQuery:
             when, for each entry of ``*_annotations.json`` in file order, its ``questions`` are
             listed and then its ``captions`` (the same in the official and TubeDETR files).
         video_id: video name without extension (HC-STVG) or VidOR ``vid`` (VidSTG).
-        query: the sentence. qtype: ``"declarative"``/``"interrogative"`` (VidSTG) or None.
-        dataset: ``"hcstvg"`` or ``"vidstg"``.
-        frame_count, fps, width, height: the video (HC-STVG fps is ``img_num / 20``).
+        query: the sentence. qtype: the report category (VidSTG ``"declarative"`` /
+            ``"interrogative"``; one of the family's ``categories``) or None.
+        dataset: the dataset *family* (``"hcstvg"``, ``"vidstg"``: a registered
+            :class:`~tubescope.eval.datasets.Family`).
+        frame_count, fps, width, height: the video (HC-STVG fps is ``img_num / 20``); the GT
+            span ends at ``frame_count`` at the latest.
         index: TubeDETR's integer ``video_id`` (position in its preprocessed list).
         st_frame: HC-STVG's raw, 1-based ``st_frame`` (``start + 1``); TubeDETR uses it
             unchanged as a 0-based GT start. None for VidSTG (and for hand-made HC-STVG
@@ -105,14 +148,23 @@ class GTQuery:
             raise fail(f"{len(boxes)} boxes for {len(frames)} frames", "boxes")
         if not (0 <= self.start < self.end):
             raise fail(f"GT span [{self.start}, {self.end}) is empty or negative", "span")
+        if self.end > self.frame_count:
+            raise fail(
+                f"GT span [{self.start}, {self.end}) runs past the video's {self.frame_count} "
+                "frames",
+                "span",
+            )
         if len(frames) and (
             np.any(np.diff(frames) <= 0) or frames[0] < self.start or frames[-1] >= self.end
         ):
             raise fail(f"GT frames must increase inside [{self.start}, {self.end})", "frames")
-        if self.qtype not in (None, "declarative", "interrogative"):
-            raise fail(f"unknown qtype {self.qtype!r}", "qtype")
-        if self.dataset not in ("hcstvg", "vidstg"):
-            raise fail(f"unknown dataset {self.dataset!r}", "dataset")
+        try:
+            family = get_family(self.dataset)
+        except DatasetError as err:
+            raise fail(str(err), "dataset") from None
+        if self.qtype is not None and self.qtype not in family.categories:
+            choices = ", ".join(map(repr, family.categories)) or "none"
+            raise fail(f"unknown qtype {self.qtype!r} (categories: {choices})", "qtype")
         if not (self.fps > 0 and math.isfinite(self.fps)):
             raise fail(f"fps must be positive, got {self.fps!r}", "fps")
         object.__setattr__(self, "frames", readonly(frames.copy()))
@@ -125,6 +177,28 @@ class GTQuery:
             )
         if self.segment is not None:
             object.__setattr__(self, "segment", (int(self.segment[0]), int(self.segment[1])))
+
+    @classmethod
+    def trusted(cls, **values: Any) -> GTQuery:
+        """Build a query from values a loader has already validated in bulk (no checks).
+
+        ``frames`` and ``boxes`` must be read-only int64 / float64 arrays; the fast readers
+        use this after checking whole columns with numpy.
+        """
+        query = object.__new__(cls)
+        for name, spec in cls.__dataclass_fields__.items():
+            if name in values:
+                value = values.pop(name)
+            elif spec.default_factory is not MISSING:
+                value = spec.default_factory()
+            elif spec.default is not MISSING:
+                value = spec.default
+            else:
+                raise TypeError(f"GTQuery.trusted() needs {name!r}")
+            object.__setattr__(query, name, value)
+        if values:
+            raise TypeError(f"unknown GTQuery fields {sorted(values)}")
+        return query
 
     @property
     def span(self) -> tuple[int, int]:
@@ -156,6 +230,13 @@ class Fields:
                 f"expected an object, got {type(data).__name__}",
                 record=record,
                 field=prefix.rstrip(".") or None,
+            )
+        if isinstance(data, RepeatedKeys):
+            raise AnnotationError(
+                path,
+                "repeated key (JSON keeps only the last value)",
+                record=record,
+                field=f"{prefix}{data.repeated[0]}",
             )
         self.data = data
 
@@ -244,7 +325,7 @@ def check_xywh(value: Any, fail: Any, name: str, allow_empty: bool = False) -> n
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in box)
             ):
                 raise fail(f"expected [x, y, w, h] numbers, got {box!r}", f"{name}[{i}]")
-        raise fail("expected a list of [x, y, w, h] boxes", name)  # pragma: no cover
+        arr = np.array(value, dtype=np.float64)  # integers too large for int64
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < 0) | (arr[:, 3] < 0)
     if bad.any():

@@ -1,0 +1,172 @@
+"""``hcstvg-raw``: the official HC-STVG json (v1 ``test.json``, v2 ``val_v2.json``).
+
+An object keyed by video file name::
+
+    {"55_vfjywN5CN0Y.mp4": {"bbox": [[x, y, w, h], ...], "st_frame": 268, "img_num": 600,
+                            "caption": "...", "width": 640, "height": 360,
+                            "st_time": 8.91, "ed_time": 17.54}}
+
+v2 writes ``"English"`` instead of ``"caption"`` and ``"img_size": [H, W]`` instead of
+``width``/``height``; both spellings are read in every record, and the dataset table tells v1
+from v2 by them (:class:`~tubescope.eval.datasets.Dataset` ``fields``). The query id is the
+video name without its extension. Conventions: :mod:`.hcstvg_common`.
+
+Example:
+    >>> from tubescope.eval.annotations.formats import get_format
+    >>> raw = {"7_clip.mp4": {"img_num": 500, "width": 640, "height": 360, "st_frame": 121,
+    ...        "bbox": [[210, 40, 90, 300], [212, 41, 90, 299]], "caption": "a woman turns"}}
+    >>> [q] = get_format("hcstvg-raw").load(raw, None, None)
+    >>> q.query_id, q.span, q.boxes[0].tolist()
+    ('7_clip', (120, 122), [210.0, 40.0, 300.0, 340.0])
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from tubescope.errors import AnnotationError
+from tubescope.eval.annotations.formats.hcstvg_common import (
+    check_tube_fits,
+    check_unique,
+    hcstvg_query,
+)
+from tubescope.eval.annotations.formats.registry import AnnotationFormat, FastLoad
+from tubescope.eval.annotations.record import Fields, GTQuery, check_no_repeats, video_key
+from tubescope.eval.boxes import xywh_to_xyxy
+from tubescope.eval.fastjson import decode_column, decode_object_of_records, numeric_column
+from tubescope.types.boxseq import readonly
+
+__all__ = ["HCSTVG_RAW", "load", "load_fast"]
+
+
+def _size(rec: Fields) -> tuple[int, int]:
+    """``(width, height)`` from v1's ``width``/``height`` or v2's ``img_size = [H, W]``."""
+    if rec.has("width") or rec.has("height"):
+        return rec.integer("width", 1), rec.integer("height", 1)
+    size = rec.get(rec.first_of("img_size", "width"))
+    if (
+        not isinstance(size, list)
+        or len(size) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size)
+    ):
+        raise rec.fail(f"expected [height, width] positive integers, got {size!r}", "img_size")
+    return int(size[1]), int(size[0])
+
+
+def load(
+    data: Any, path: str | os.PathLike[str] | None = None, boxes_dir: Any = None
+) -> list[GTQuery]:
+    """Queries of an official HC-STVG v1/v2 json (already parsed). ``path`` is for messages."""
+    path = os.fspath(path) if path is not None else None
+    if not isinstance(data, dict):
+        raise AnnotationError(
+            path, f"expected an object keyed by video name, got {type(data).__name__}"
+        )
+    check_no_repeats(data, path, "video")
+    queries: list[GTQuery] = []
+    seen: dict[str, Any] = {}
+    for index, (name, raw) in enumerate(data.items()):
+        rec = Fields(path, name, raw)
+        st_frame = rec.integer("st_frame", minimum=1)
+        frame_count = rec.integer("img_num", minimum=1)
+        xywh = rec.xywh_list("bbox")
+        check_tube_fits(rec, st_frame, len(xywh), frame_count, "bbox")
+        caption = rec.string(rec.first_of("caption", "English"))
+        key = video_key(name)
+        check_unique(path, seen, key, name, "video")
+        queries.append(
+            hcstvg_query(path, key, caption, frame_count, _size(rec), st_frame, xywh, index)
+        )
+    return queries
+
+
+def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
+    """The same queries read in columns (:mod:`tubescope.eval.fastjson`), or None.
+
+    None whenever anything differs from a clean file (a missing or mistyped field, mixed v1/v2
+    spellings, a bad box, a repeated key): :func:`load` then reads the file and says what.
+    """
+    view = decode_object_of_records(text)
+    if not view:
+        return None
+    records = list(view.values())
+    if not all("st_frame" in r and "img_num" in r and "bbox" in r for r in records):
+        return None
+    if all("width" in r and "height" in r for r in records):
+        widths = decode_column([r["width"] for r in records], int)
+        heights = decode_column([r["height"] for r in records], int)
+    elif not any("width" in r or "height" in r for r in records) and all(
+        "img_size" in r for r in records
+    ):
+        sizes = decode_column([r["img_size"] for r in records], tuple[int, int])
+        heights = None if sizes is None else [s[0] for s in sizes]
+        widths = None if sizes is None else [s[1] for s in sizes]
+    else:
+        return None
+    captions = decode_column(
+        [r["caption"] if "caption" in r else r.get("English", b"null") for r in records], str
+    )
+    st_frames = decode_column([r["st_frame"] for r in records], int)
+    frame_counts = decode_column([r["img_num"] for r in records], int)
+    boxes = numeric_column([r["bbox"] for r in records], float, width=4)
+    if None in (widths, heights, captions, st_frames, frame_counts, boxes):
+        return None
+    xywh, counts = boxes  # type: ignore[misc]
+    st = np.asarray(st_frames, dtype=np.int64)
+    img = np.asarray(frame_counts, dtype=np.int64)
+    if (
+        st.min() < 1
+        or img.min() < 1
+        or min(widths) < 1  # type: ignore[type-var]
+        or min(heights) < 1  # type: ignore[type-var]
+        or counts.min() < 1
+        or np.any(st - 1 + counts > img)
+        or not np.isfinite(xywh).all()
+        or np.any(xywh[:, 2:] < 0)
+    ):
+        return None
+    keys = [video_key(name) for name in view]
+    if len(set(keys)) != len(keys):
+        return None
+    xyxy = readonly(xywh_to_xyxy(xywh))
+    ends = np.cumsum(counts)
+    source = None if path is None else os.fspath(path)
+    queries = []
+    for i, key in enumerate(keys):
+        start = int(st[i]) - 1
+        n = int(counts[i])
+        queries.append(
+            GTQuery.trusted(
+                query_id=key,
+                video_id=key,
+                query=captions[i],  # type: ignore[index]
+                qtype=None,
+                dataset="hcstvg",
+                frame_count=int(img[i]),
+                fps=int(img[i]) / 20,
+                width=widths[i],  # type: ignore[index]
+                height=heights[i],  # type: ignore[index]
+                start=start,
+                end=start + n,
+                frames=readonly(np.arange(start, start + n, dtype=np.int64)),
+                boxes=xyxy[ends[i] - n : ends[i]],
+                index=i,
+                st_frame=start + 1,
+                source=source,
+            )
+        )
+    return FastLoad(view, queries)
+
+
+HCSTVG_RAW = AnnotationFormat(
+    name="hcstvg-raw",
+    family="hcstvg",
+    description='HC-STVG raw json ({video: {"st_frame", "bbox", "img_num", ...}})',
+    shape="records-by-key",
+    signature=("st_frame", "bbox", "img_num"),
+    load=load,
+    fast=load_fast,
+)
