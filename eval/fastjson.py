@@ -37,6 +37,7 @@ __all__ = [
     "decode_column",
     "decode_list_of_records",
     "decode_object_of_records",
+    "flatten",
     "numeric_column",
 ]
 
@@ -64,7 +65,7 @@ def _no_repeated_keys(text: bytes, kept: int, values: Iterable[Raw], names: set[
     """
     if any(":" in name for name in names):
         return False
-    return text.count(b":") == kept + sum(bytes(value).count(b":") for value in values)
+    return text.count(b":") == kept + b"".join(map(bytes, values)).count(b":")
 
 
 def decode_object_of_records(text: bytes) -> dict[str, dict[str, Raw]] | None:
@@ -107,25 +108,54 @@ def decode_column(values: Sequence[Raw | bytes], kind: Any) -> list[Any] | None:
 
 
 def numeric_column(
-    values: Sequence[Raw | bytes], kind: type, width: int | None = None
+    values: Sequence[Raw | bytes], kind: type, width: int | None = None, *, chunk: int = 1000
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Raw JSON arrays of numbers (``[n, ...]``, or rows ``[[n] * width, ...]``) as one array.
 
     Returns ``(array, counts)``: the arrays concatenated (``kind`` ``int`` -> int64, ``float``
     -> float64; shape ``(total,)`` or ``(total, width)``) and the length of each; None when
-    any value is not exactly such an array.
+    any value is not exactly such an array. Values are decoded ``chunk`` at a time, so the
+    Python numbers of one chunk are freed (and their memory reused) before the next.
     """
-    item: Any = kind if width is None else tuple[(kind,) * width]
-    column = decode_column(values, list[item])
-    if column is None:
-        return None
+    raws = [bytes(value) for value in values]
+    # integers decode faster (and small ones are shared objects): read a float column that
+    # holds no fraction or exponent as integers
+    blob = b"".join(raws)
+    integral = kind is float and not (b"." in blob or b"e" in blob or b"E" in blob)
+    parsed = int if integral else kind
+    item: Any = parsed if width is None else tuple[(parsed,) * width]
+    parts, counts = [], []
+    for lo in range(0, len(raws), chunk):
+        column = decode_column(raws[lo : lo + chunk], list[item])
+        if column is None:
+            return None
+        flat = flatten(column, kind, width)
+        if flat is None:
+            return None
+        parts.append(flat[0])
+        counts.append(flat[1])
+    if not parts:
+        empty = np.zeros((0,) if width is None else (0, width), dtype=_DTYPES[kind])
+        return empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(parts), np.concatenate(counts)
+
+
+_DTYPES = {int: np.int64, float: np.float64}
+
+
+def flatten(
+    column: Sequence[Sequence[Any]], kind: type, width: int | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Decoded lists of numbers (or of ``width``-tuples) as one array and their lengths.
+
+    None when an integer does not fit int64.
+    """
     counts = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
     flat: Iterable[Any] = itertools.chain.from_iterable(column)
     if width is not None:
         flat = itertools.chain.from_iterable(flat)
-    dtype = np.int64 if kind is int else np.float64
     try:
-        array = np.fromiter(flat, dtype=dtype, count=int(counts.sum()) * (width or 1))
+        array = np.fromiter(flat, dtype=_DTYPES[kind], count=int(counts.sum()) * (width or 1))
     except OverflowError:  # an integer beyond int64
         return None
     return (array if width is None else array.reshape(-1, width)), counts

@@ -42,7 +42,9 @@ half-open span, xyxy boxes). How a record is matched to a ground-truth query is 
 In the keyed formats (2, 3) a frame has a predicted box only where the file lists one; the
 ``stcat`` protocol interpolates linearly between listed frames, as STCAT's inference does
 (``engine/evaluate.py: linear_interp``). Malformed input raises :class:`PredictionError` naming
-the file, the line (JSONL) and the field.
+the file, the line (JSONL) and the field. Large JSONL files are read by a fast path
+(:mod:`tubescope.eval.fastjsonl`) that gives the same predictions and defers every problem to
+the precise reader.
 """
 
 from __future__ import annotations
@@ -189,22 +191,28 @@ class Prediction:
             )
         # A Tube is validated already (integer span, increasing frames, finite xyxy boxes,
         # read-only arrays): skip re-validation, which dominates evaluation time otherwise.
-        pred = object.__new__(cls)
-        for name, value in (
-            ("start", float(tube.start_frame)),
-            ("end", float(tube.end_frame)),
-            ("frames", tube.frames),
-            ("boxes", tube.boxes),
-            ("query_id", None if query_id is None else str(query_id)),
-            ("video_id", None if video_id is None else str(video_id)),
-            ("mode", "tube"),
-            ("path", path),
-            ("line", line),
-            ("field", None),
-            ("origin", origin),
-        ):
-            object.__setattr__(pred, name, value)
-        return pred
+        return cls.trusted(
+            start=float(tube.start_frame),
+            end=float(tube.end_frame),
+            frames=tube.frames,
+            boxes=tube.boxes,
+            query_id=None if query_id is None else str(query_id),
+            video_id=None if video_id is None else str(video_id),
+            path=path,
+            line=line,
+            origin=origin,
+        )
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Prediction:
+        """Build a prediction from values validated already (no checks; ``"tube"`` mode).
+
+        ``start``/``end`` floats, read-only int64 ``frames`` and float64 ``(n, 4)`` ``boxes``;
+        used by :meth:`from_tube` and the fast JSONL reader (which checks whole arrays).
+        """
+        from tubescope.eval.annotations.record import trusted_instance
+
+        return trusted_instance(cls, values)
 
     def __repr__(self) -> str:
         return (
@@ -490,13 +498,24 @@ def read_predictions(
         [Prediction(query_id=None, video_id='v', span=[3, 7), boxes=1, mode='tube')]
     """
     path = os.fspath(source)
-    text = read_text(path, lambda problem: PredictionError(path, problem))
-    if format is None:
-        format = _detect(text, path)
-    elif format not in PREDICTION_FORMATS:
+    if format is not None and format not in PREDICTION_FORMATS:
         raise PredictionError(
             path, f"unknown prediction format {format!r}; expected {', '.join(PREDICTION_FORMATS)}"
         )
+    if format in (None, "jsonl"):  # the fast reader first; it declines anything unusual
+        from tubescope.eval.fastjsonl import read_jsonl_fast
+
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            raw = None  # read_text below says what is wrong with the file
+        fast = read_jsonl_fast(raw, path) if raw and raw[:1] == b"{" else None
+        if fast is not None:
+            return fast
+    text = read_text(path, lambda problem: PredictionError(path, problem))
+    if format is None:
+        format = _detect(text, path)
     if format == "jsonl":
         return parse_jsonl(text, path)
     data = _strict_load(text, path)

@@ -23,6 +23,31 @@ from tubescope.types.boxseq import readonly
 __all__ = ["Fields", "GTQuery", "RepeatedKeys", "mark_repeated_keys", "video_key"]
 
 
+def trusted_instance(cls: Any, values: dict[str, Any]) -> Any:
+    """An instance of the frozen dataclass ``cls`` with ``values`` set as given (no checks).
+
+    Fields left out take their defaults; the fast readers build many records this way after
+    validating whole columns at once.
+    """
+    fields = cls.__dataclass_fields__
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+    state = {}
+    for name, spec in fields.items():
+        if name in values:
+            state[name] = values[name]
+        elif spec.default_factory is not MISSING:
+            state[name] = spec.default_factory()
+        elif spec.default is not MISSING:
+            state[name] = spec.default
+        else:
+            raise TypeError(f"{cls.__name__} needs {name!r}")
+    instance = object.__new__(cls)
+    instance.__dict__.update(state)
+    return instance
+
+
 class RepeatedKeys(dict):  # type: ignore[type-arg]
     """A parsed JSON object that repeated keys; ``repeated`` lists them (the last value kept)."""
 
@@ -68,11 +93,13 @@ def video_key(name: str) -> str:
     ``"55_vfjywN5CN0Y"``.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    lower = base.lower()
-    for ext in VIDEO_EXTENSIONS:
-        if lower.endswith(ext) and len(base) > len(ext):
-            return base[: -len(ext)]
+    stem, dot, ext = base.rpartition(".")
+    if dot and stem and f".{ext.lower()}" in _VIDEO_EXTENSIONS:
+        return stem
     return base
+
+
+_VIDEO_EXTENSIONS = frozenset(VIDEO_EXTENSIONS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,20 +212,7 @@ class GTQuery:
         ``frames`` and ``boxes`` must be read-only int64 / float64 arrays; the fast readers
         use this after checking whole columns with numpy.
         """
-        query = object.__new__(cls)
-        for name, spec in cls.__dataclass_fields__.items():
-            if name in values:
-                value = values.pop(name)
-            elif spec.default_factory is not MISSING:
-                value = spec.default_factory()
-            elif spec.default is not MISSING:
-                value = spec.default
-            else:
-                raise TypeError(f"GTQuery.trusted() needs {name!r}")
-            object.__setattr__(query, name, value)
-        if values:
-            raise TypeError(f"unknown GTQuery fields {sorted(values)}")
-        return query
+        return trusted_instance(cls, values)
 
     @property
     def span(self) -> tuple[int, int]:

@@ -131,7 +131,7 @@ def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
     keys = [video_key(name) for name in view]
     if len(set(keys)) != len(keys):
         return None
-    xyxy = readonly(xywh_to_xyxy(xywh))
+    xyxy = readonly(xywh_to_xyxy(xywh, inplace=True))
     ends = np.cumsum(counts)
     source = None if path is None else os.fspath(path)
     queries = []
