@@ -19,8 +19,11 @@ scoring, and summarising.
   ``torch.save``/``torch.load``), ``json.load`` of its dense per-frame predictions
   (``{item: {fid: [[box]]}}``), then ``evaluate`` and ``summarize`` per frame.
 
-The peer pipelines are kinder to their authors than the real thing: they do not import torch
-or torchvision (the real modules do), nor build STCAT's model-input cache (heatmaps per frame).
+Both peers' evaluator modules import torch when they are imported (TubeDETR's ``util/dist.py``
+and ``util/box_ops.py``, STCAT's ``hcstvg_eval.py``), so their processes import it too (when it
+is installed), and the bench reports their times with and without that import. They are still
+kinder to their authors than the real thing: no torchvision (also imported there), and no
+STCAT model-input cache (heatmaps per frame).
 Every pipeline must print the same numbers: the bench checks m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5
 and gt_vIoU for exact equality (``==``), tubescope's ``tubedetr`` protocol against TubeDETR and
 its ``stcat`` protocol against STCAT. It prints a table of wall and CPU times with ratios and
@@ -363,13 +366,16 @@ def run_all(paths: dict[str, Path]) -> dict[str, dict[str, object]]:
             [sys.executable, __file__, "--run", protocol, str(folder)]
         )
         theirs = json.loads(printed.strip().splitlines()[-1])
+        torch_s = theirs.pop("import_torch_s")
         runs[protocol] = {
             "peer": peer,
             "tubescope_wall_s": wall,
             "tubescope_cpu_s": cpu,
             "peer_wall_s": peer_wall,
             "peer_cpu_s": peer_cpu,
+            "peer_import_torch_s": torch_s,
             "ratio_wall": peer_wall / wall,
+            "ratio_wall_without_torch_import": (peer_wall - torch_s) / wall,
             "ratio_cpu": peer_cpu / cpu,
             "tubescope": {k: ours[k] for k in METRICS},
             "peer_metrics": theirs,
@@ -379,7 +385,8 @@ def run_all(paths: dict[str, Path]) -> dict[str, dict[str, object]]:
 
 
 def parse_comparison(paths: dict[str, Path]) -> dict[str, dict[str, float]]:
-    """CPU seconds to parse the two files with json, orjson and msgspec (those installed)."""
+    """CPU seconds (best of 3) to parse the two files into Python objects with json, orjson
+    and msgspec (those installed)."""
     parsers = {"json": lambda b: json.loads(b)}
     try:
         import orjson
@@ -397,13 +404,16 @@ def parse_comparison(paths: dict[str, Path]) -> dict[str, dict[str, float]]:
     ann = paths["annotations"].read_bytes()
     lines = paths["predictions"].read_bytes().splitlines()
     for name, parse in parsers.items():
-        t0 = time.process_time()
-        parse(ann)
-        t1 = time.process_time()
-        for line in lines:
-            parse(line)
-        t2 = time.process_time()
-        out[name] = {"annotations_s": t1 - t0, "predictions_s": t2 - t1}
+        best = [float("inf"), float("inf")]
+        for _ in range(3):
+            t0 = time.process_time()
+            parse(ann)
+            t1 = time.process_time()
+            for line in lines:
+                parse(line)
+            t2 = time.process_time()
+            best = [min(best[0], t1 - t0), min(best[1], t2 - t1)]
+        out[name] = {"annotations_s": best[0], "predictions_s": best[1]}
     return out
 
 
@@ -418,8 +428,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:  # a peer pipeline, in its own process
         peer, folder = args.run
+        t0 = time.perf_counter()
+        try:
+            import torch  # noqa: F401  (their evaluator modules import it)
+        except ImportError:
+            pass
+        imported = time.perf_counter() - t0
         metrics = (run_tubedetr if peer == "tubedetr" else run_stcat)(Path(folder))
-        print(json.dumps(metrics))
+        print(json.dumps({**metrics, "import_torch_s": imported}))
         return
     n = 1_000 if args.quick else args.queries
     with tempfile.TemporaryDirectory() as tmp:
@@ -437,16 +453,19 @@ def main() -> None:
         f"{sizes['stcat']:.0f} MB); {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, load average {load[0]:.1f} at the end"
     )
-    head = ("protocol", "tubescope", "peer", "peer time", "ratio", "CPU: ours", "peer", "ratio",
-            "identical")  # fmt: skip
-    print(f"{head[0]:<9} {head[1]:>10} {head[2]:>9} {head[3]:>10} {head[4]:>7} {head[5]:>10} "
-          f"{head[6]:>8} {head[7]:>7} {head[8]:>10}")  # fmt: skip
+    head = ("protocol", "tubescope", "peer", "peer time", "ratio", "no torch", "CPU: ours",
+            "peer", "ratio", "identical")  # fmt: skip
+    print(f"{head[0]:<9} {head[1]:>10} {head[2]:>9} {head[3]:>10} {head[4]:>7} {head[5]:>9} "
+          f"{head[6]:>10} {head[7]:>8} {head[8]:>7} {head[9]:>10}")  # fmt: skip
     for protocol, r in runs.items():
         print(
             f"{protocol:<9} {r['tubescope_wall_s']:9.2f}s {r['peer']:>9} {r['peer_wall_s']:9.2f}s "
-            f"{r['ratio_wall']:6.1f}x {r['tubescope_cpu_s']:9.2f}s {r['peer_cpu_s']:7.2f}s "
+            f"{r['ratio_wall']:6.1f}x {r['ratio_wall_without_torch_import']:8.1f}x "
+            f"{r['tubescope_cpu_s']:9.2f}s {r['peer_cpu_s']:7.2f}s "
             f"{r['ratio_cpu']:6.1f}x {r['identical']!s:>10}"
         )
+    print("(wall times from process start to printed numbers; 'no torch': the peer's time less "
+          "its torch import)")
     if parsing:
         print("\nparse (CPU s)   annotations  predictions (line by line)")
         for name, t in parsing.items():

@@ -108,25 +108,21 @@ def decode_column(values: Sequence[Raw | bytes], kind: Any) -> list[Any] | None:
 
 
 def numeric_column(
-    values: Sequence[Raw | bytes], kind: type, width: int | None = None, *, chunk: int = 1000
+    values: Sequence[Raw | bytes], kind: type, width: int | None = None, *, chunk: int = 200
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Raw JSON arrays of numbers (``[n, ...]``, or rows ``[[n] * width, ...]``) as one array.
 
     Returns ``(array, counts)``: the arrays concatenated (``kind`` ``int`` -> int64, ``float``
-    -> float64; shape ``(total,)`` or ``(total, width)``) and the length of each; None when
-    any value is not exactly such an array. Values are decoded ``chunk`` at a time, so the
-    Python numbers of one chunk are freed (and their memory reused) before the next.
+    -> float64, which takes integers too; shape ``(total,)`` or ``(total, width)``) and the
+    length of each; None when any value is not exactly such an array. Values are decoded
+    ``chunk`` at a time, so the memory of one chunk's Python numbers is reused by the next
+    (a fresh process spends more on new memory than on parsing).
     """
-    raws = [bytes(value) for value in values]
-    # integers decode faster (and small ones are shared objects): read a float column that
-    # holds no fraction or exponent as integers
-    blob = b"".join(raws)
-    integral = kind is float and not (b"." in blob or b"e" in blob or b"E" in blob)
-    parsed = int if integral else kind
-    item: Any = parsed if width is None else tuple[(parsed,) * width]
+    number: Any = int if kind is int else int | float  # integers decode faster as int
+    item: Any = number if width is None else tuple[(number,) * width]
     parts, counts = [], []
-    for lo in range(0, len(raws), chunk):
-        column = decode_column(raws[lo : lo + chunk], list[item])
+    for lo in range(0, len(values), chunk):
+        column = decode_column(values[lo : lo + chunk], list[item])
         if column is None:
             return None
         flat = flatten(column, kind, width)

@@ -61,27 +61,19 @@ _DECODER = msgspec.json.Decoder(_Line)
 _OTHER_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
-def _line_numbers(text: bytes, first: int) -> list[int] | None:
-    """Numbers of the non-blank lines of ``text`` (its first line is number ``first``)."""
-    if any(mark in text for mark in _OTHER_BREAKS) or text.count(b"\r") != text.count(b"\r\n"):
-        return None  # line breaks str.splitlines() sees but b"\n" does not
-    return [n for n, line in enumerate(text.split(b"\n"), start=first) if line.strip()]
-
-
 def _optional(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _chunks(text: bytes, size: int) -> list[tuple[bytes, int]]:
-    """``text`` cut after a line break about every ``size`` bytes, with each piece's first
-    line number."""
+def _pieces(text: bytes, size: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, first line number)`` of pieces of about ``size`` bytes, cut after a
+    line break."""
     out, start, line = [], 0, 1
     while start < len(text):
         stop = text.find(b"\n", start + size)
         stop = len(text) if stop < 0 else stop + 1
-        piece = text[start:stop]
-        out.append((piece, line))
-        line += piece.count(b"\n")
+        out.append((start, stop, line))
+        line += text.count(b"\n", start, stop)
         start = stop
     return out
 
@@ -94,23 +86,37 @@ def read_jsonl_fast(
     The file is decoded ``chunk_bytes`` at a time, so the Python numbers of one piece are
     freed before the next is decoded.
     """
+    if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
+        return None  # a lone "\r" is a line break to str.splitlines(), not to b"\n"
+    if not text.isascii() and any(mark in text for mark in _OTHER_BREAKS):
+        return None  # so are U+0085, U+2028 and U+2029
+    view = memoryview(text)
     out: list[Prediction] = []
-    for piece, first in _chunks(text, chunk_bytes):
-        predictions = _read_piece(piece, first, path)
+    for start, stop, first in _pieces(text, chunk_bytes):
+        predictions = _read_piece(text, view[start:stop], start, stop, first, path)
         if predictions is None:
             return None
         out.extend(predictions)
     return out
 
 
-def _read_piece(text: bytes, first_line: int, path: str | None) -> list[Prediction] | None:
-    numbers = _line_numbers(text, first_line)
-    if numbers is None:
-        return None
+def _line_numbers(text: bytes, start: int, stop: int, first: int, decoded: int) -> list[int]:
+    """The numbers of the non-blank lines of ``text[start:stop]`` (the first is ``first``)."""
+    segments = text.count(b"\n", start, stop) + (text[stop - 1 : stop] != b"\n")
+    if segments == decoded:  # no blank line: consecutive numbers
+        return list(range(first, first + decoded))
+    lines = text[start:stop].split(b"\n")
+    return [n for n, line in enumerate(lines, start=first) if line and not line.isspace()]
+
+
+def _read_piece(
+    text: bytes, piece: memoryview, start: int, stop: int, first_line: int, path: str | None
+) -> list[Prediction] | None:
     try:
-        lines = _DECODER.decode_lines(text)
+        lines = _DECODER.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+    numbers = _line_numbers(text, start, stop, first_line, len(lines))
     if len(lines) != len(numbers):
         return None
     if any(line.video_id is None and line.query_id is None for line in lines):

@@ -96,7 +96,7 @@ def _identify(
         return wanted
     found: dict[str, Dataset] = {}
     for key, record in records_of(fmt, data):
-        if not hasattr(record, "keys"):
+        if not hasattr(record, "__contains__") or isinstance(record, (str, bytes)):
             continue
         hits = [d for d in candidates if any(name in record for name in d.fields[fmt.name])]
         if len(hits) != 1:

@@ -2,7 +2,8 @@
 
 The loaders parse annotation JSON with :func:`mark_repeated_keys`, so an object that repeats a
 key (which ``json`` would silently collapse to its last value) is a :class:`RepeatedKeys`, and
-:class:`Fields` refuses it, naming the record and the repeated field.
+:class:`Fields` refuses to read a repeated field, naming the record and the field (a repeated
+field that is never read cannot change a score and is let through).
 """
 
 from __future__ import annotations
@@ -29,23 +30,35 @@ def trusted_instance(cls: Any, values: dict[str, Any]) -> Any:
     Fields left out take their defaults; the fast readers build many records this way after
     validating whole columns at once.
     """
-    fields = cls.__dataclass_fields__
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise TypeError(f"unknown {cls.__name__} fields {sorted(unknown)}")
-    state = {}
-    for name, spec in fields.items():
-        if name in values:
-            state[name] = values[name]
-        elif spec.default_factory is not MISSING:
-            state[name] = spec.default_factory()
-        elif spec.default is not MISSING:
-            state[name] = spec.default
-        else:
-            raise TypeError(f"{cls.__name__} needs {name!r}")
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = _DEFAULTS[cls] = {
+            name: spec.default
+            for name, spec in cls.__dataclass_fields__.items()
+            if spec.default is not MISSING
+        }
+        _FACTORIES[cls] = {
+            name: spec.default_factory
+            for name, spec in cls.__dataclass_fields__.items()
+            if spec.default_factory is not MISSING
+        }
+    state = {**defaults, **values}
+    for name, factory in _FACTORIES[cls].items():
+        if name not in state:
+            state[name] = factory()
+    if len(state) != len(cls.__dataclass_fields__):
+        names = set(cls.__dataclass_fields__)
+        raise TypeError(
+            f"{cls.__name__}: unknown {sorted(set(state) - names)}, missing "
+            f"{sorted(names - set(state))}"
+        )
     instance = object.__new__(cls)
     instance.__dict__.update(state)
     return instance
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+_FACTORIES: dict[type, dict[str, Any]] = {}
 
 
 class RepeatedKeys(dict):  # type: ignore[type-arg]
@@ -245,14 +258,8 @@ class Fields:
                 record=record,
                 field=prefix.rstrip(".") or None,
             )
-        if isinstance(data, RepeatedKeys):
-            raise AnnotationError(
-                path,
-                "repeated key (JSON keeps only the last value)",
-                record=record,
-                field=f"{prefix}{data.repeated[0]}",
-            )
         self.data = data
+        self.repeated = frozenset(data.repeated) if isinstance(data, RepeatedKeys) else frozenset()
 
     def fail(self, problem: str, name: str | None = None) -> AnnotationError:
         full = f"{self.prefix}{name}" if name is not None else (self.prefix.rstrip(".") or None)
@@ -262,8 +269,11 @@ class Fields:
         return name in self.data
 
     def get(self, name: str) -> Any:
+        """The field's value; missing and repeated fields are errors (unread ones may repeat)."""
         if name not in self.data:
             raise self.fail("missing", name)
+        if name in self.repeated:
+            raise self.fail("repeated key (JSON keeps only the last value)", name)
         return self.data[name]
 
     def first_of(self, *names: str) -> str:
@@ -339,7 +349,10 @@ def check_xywh(value: Any, fail: Any, name: str, allow_empty: bool = False) -> n
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in box)
             ):
                 raise fail(f"expected [x, y, w, h] numbers, got {box!r}", f"{name}[{i}]")
-        arr = np.array(value, dtype=np.float64)  # integers too large for int64
+        try:
+            arr = np.array(value, dtype=np.float64)  # integers too large for int64
+        except OverflowError:
+            raise fail("a box holds an integer too large for a float", name) from None
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < 0) | (arr[:, 3] < 0)
     if bad.any():

@@ -70,6 +70,8 @@ def _variants() -> list[tuple[str, str, str]]:
         ("mixed v1/v2", '"width": 640, "height": 360, "st_frame": 3, "caption": "b"',
          '"img_size": [360, 640], "st_frame": 3, "English": "b"'),
         ("colon in a key", '"1_b.mp4"', '"1:b.mp4"'),  # precise accepts it
+        ("repeated unread field", '"st_frame": 3', '"st_time": 1, "st_time": 2, "st_frame": 3'),
+        ("escaped key", '"caption": "a"', '"capti\\u006fn": "a"'),
         ("empty bbox", '"bbox": [[10, 20, 30, 40]]', '"bbox": []'),
     ]
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from tubescope.errors import AnnotationError
@@ -36,7 +37,7 @@ from tubescope.eval.annotations.formats.hcstvg_common import (
 from tubescope.eval.annotations.formats.registry import AnnotationFormat, FastLoad
 from tubescope.eval.annotations.record import Fields, GTQuery, check_no_repeats, video_key
 from tubescope.eval.boxes import xywh_to_xyxy
-from tubescope.eval.fastjson import decode_column, decode_object_of_records, numeric_column
+from tubescope.eval.fastjson import decode_object_of_records, numeric_column
 from tubescope.types.boxseq import readonly
 
 __all__ = ["HCSTVG_RAW", "load", "load_fast"]
@@ -83,40 +84,87 @@ def load(
     return queries
 
 
+_UNSET = msgspec.UNSET
+
+
+class _Record(msgspec.Struct):
+    """The fields the loader reads (others are ignored, as by :func:`load`)."""
+
+    st_frame: int
+    img_num: int
+    bbox: msgspec.Raw  # decoded as a column (fastjson.numeric_column)
+    caption: str | msgspec.UnsetType = _UNSET
+    English: str | msgspec.UnsetType = _UNSET
+    width: int | msgspec.UnsetType = _UNSET
+    height: int | msgspec.UnsetType = _UNSET
+    img_size: tuple[int, int] | msgspec.UnsetType = _UNSET
+
+
+_DECODER = msgspec.json.Decoder(dict[str, _Record])
+
+
+class _Fields:
+    """A decoded record seen as the set of its fields (``"caption" in record``)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: _Record) -> None:
+        self.record = record
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and getattr(self.record, name, _UNSET) is not _UNSET
+_READ = tuple(_Record.__struct_fields__)
+
+
+def _each_key_once(text: bytes, records: list[_Record]) -> bool:
+    """No video and no field the loader reads appears twice (``json`` would keep the last).
+
+    Without ``\\u`` escapes a key can only be written as the literal ``"name"``, so counting
+    those substrings bounds the key's occurrences from above; equality with the records that
+    hold the field proves there is no repeat (a repeated video repeats its fields too). With
+    escapes, the general colon accounting of :mod:`tubescope.eval.fastjson` decides.
+    """
+    if b"\\u" in text:
+        return decode_object_of_records(text) is not None
+    for name in _READ:
+        held = sum(getattr(r, name) is not _UNSET for r in records)
+        if text.count(b'"%s"' % name.encode()) != held:
+            return False
+    return True
+
+
 def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
-    """The same queries read in columns (:mod:`tubescope.eval.fastjson`), or None.
+    """The same queries, decoded by msgspec and checked as whole arrays, or None.
 
     None whenever anything differs from a clean file (a missing or mistyped field, mixed v1/v2
     spellings, a bad box, a repeated key): :func:`load` then reads the file and says what.
     """
-    view = decode_object_of_records(text)
-    if not view:
+    try:
+        view = _DECODER.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     records = list(view.values())
-    if not all("st_frame" in r and "img_num" in r and "bbox" in r for r in records):
+    if not records or not _each_key_once(text, records):
         return None
-    if all("width" in r and "height" in r for r in records):
-        widths = decode_column([r["width"] for r in records], int)
-        heights = decode_column([r["height"] for r in records], int)
-    elif not any("width" in r or "height" in r for r in records) and all(
-        "img_size" in r for r in records
+    if all(r.width is not _UNSET and r.height is not _UNSET for r in records):
+        widths = [r.width for r in records]
+        heights = [r.height for r in records]
+    elif all(
+        r.width is _UNSET and r.height is _UNSET and r.img_size is not _UNSET for r in records
     ):
-        sizes = decode_column([r["img_size"] for r in records], tuple[int, int])
-        heights = None if sizes is None else [s[0] for s in sizes]
-        widths = None if sizes is None else [s[1] for s in sizes]
+        heights = [r.img_size[0] for r in records]  # type: ignore[index]
+        widths = [r.img_size[1] for r in records]  # type: ignore[index]
     else:
         return None
-    captions = decode_column(
-        [r["caption"] if "caption" in r else r.get("English", b"null") for r in records], str
-    )
-    st_frames = decode_column([r["st_frame"] for r in records], int)
-    frame_counts = decode_column([r["img_num"] for r in records], int)
-    boxes = numeric_column([r["bbox"] for r in records], float, width=4)
-    if None in (widths, heights, captions, st_frames, frame_counts, boxes):
+    captions = [r.caption if r.caption is not _UNSET else r.English for r in records]
+    if any(c is _UNSET for c in captions):
         return None
-    xywh, counts = boxes  # type: ignore[misc]
-    st = np.asarray(st_frames, dtype=np.int64)
-    img = np.asarray(frame_counts, dtype=np.int64)
+    flat = numeric_column([r.bbox for r in records], float, 4)
+    if flat is None:
+        return None
+    xywh, counts = flat
+    st = np.fromiter((r.st_frame for r in records), dtype=np.int64, count=len(records))
+    img = np.fromiter((r.img_num for r in records), dtype=np.int64, count=len(records))
     if (
         st.min() < 1
         or img.min() < 1
@@ -124,7 +172,6 @@ def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
         or min(heights) < 1  # type: ignore[type-var]
         or counts.min() < 1
         or np.any(st - 1 + counts > img)
-        or not np.isfinite(xywh).all()
         or np.any(xywh[:, 2:] < 0)
     ):
         return None
@@ -142,13 +189,13 @@ def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
             GTQuery.trusted(
                 query_id=key,
                 video_id=key,
-                query=captions[i],  # type: ignore[index]
+                query=captions[i],
                 qtype=None,
                 dataset="hcstvg",
                 frame_count=int(img[i]),
                 fps=int(img[i]) / 20,
-                width=widths[i],  # type: ignore[index]
-                height=heights[i],  # type: ignore[index]
+                width=widths[i],
+                height=heights[i],
                 start=start,
                 end=start + n,
                 frames=readonly(np.arange(start, start + n, dtype=np.int64)),
@@ -158,7 +205,7 @@ def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
                 source=source,
             )
         )
-    return FastLoad(view, queries)
+    return FastLoad({name: _Fields(r) for name, r in view.items()}, queries)
 
 
 HCSTVG_RAW = AnnotationFormat(
