@@ -95,7 +95,8 @@ def write_files(n: int, folder: Path, seed: int = 0) -> dict[str, Path]:
         )  # fmt: skip
         # a dense predicted tube near the GT, on every frame of its span
         gt_start = st_frame - 1
-        ps = int(np.clip(gt_start + rng.integers(-length // 2, length // 2 + 1), 0, frame_count - 2))
+        shift = int(rng.integers(-length // 2, length // 2 + 1))
+        ps = int(np.clip(gt_start + shift, 0, frame_count - 2))
         pe = int(np.clip(ps + length * rng.uniform(0.5, 1.2), ps + 1, frame_count))
         frames = np.arange(ps, pe)
         xyxy = xywh[np.clip(frames - gt_start, 0, length - 1)].astype(float)
@@ -201,7 +202,9 @@ def run_tubedetr(folder: Path) -> dict[str, float]:
             if int(frame_ids[-1] * sampling_rate) < int(frame_id * sampling_rate):
                 frame_ids.append(frame_id)
         if len(frame_ids) > video_max_len:
-            frame_ids = [frame_ids[(j * len(frame_ids)) // video_max_len] for j in range(video_max_len)]
+            frame_ids = [
+                frame_ids[(j * len(frame_ids)) // video_max_len] for j in range(video_max_len)
+            ]
         inter_frames = []
         vid2steds[video_id] = [video["tube_start_frame"], video["tube_end_frame"]]
         for frame_id in frame_ids:

@@ -1,6 +1,7 @@
 """Per-query tIoU / vIoU / gt_vIoU (vectorised over all queries) and their aggregates.
 
-Definitions (docs/evaluation.md, "Metrics"), for a GT span ``[gs, ge)`` and a predicted span ``[ps, pe)``:
+Definitions (docs/evaluation.md, "Metrics"), for a GT span ``[gs, ge)`` and a predicted span
+``[ps, pe)``:
 
 * ``tIoU = (min(ge, pe) - max(gs, ps)) / ((ge - gs) + (pe - ps) - inter)``, 0 when
   ``min(ge, pe) <= max(gs, ps)`` (touching spans score 0); raw frame numbers, no ``+1``.

@@ -13,42 +13,12 @@ Example:
 
 from __future__ import annotations
 
-from tubescope.eval.datasets import hcstvg, vidstg
-from tubescope.eval.datasets.table import (
-    Dataset,
-    DatasetError,
-    Family,
-    StcatGT,
-    VideoLayout,
-    dataset_names,
-    datasets_of,
-    family_names,
-    get_dataset,
-    get_family,
-    register_dataset,
-    register_family,
-    unregister_dataset,
-    unregister_family,
-)
+from tubescope.eval.datasets import hcstvg, table, vidstg
+from tubescope.eval.datasets.table import *  # noqa: F403  (the public names)
+from tubescope.eval.datasets.table import register_dataset, register_family
 from tubescope.eval.datasets.videos import VideoFiles
 
-__all__ = [
-    "Dataset",
-    "DatasetError",
-    "Family",
-    "StcatGT",
-    "VideoFiles",
-    "VideoLayout",
-    "dataset_names",
-    "datasets_of",
-    "family_names",
-    "get_dataset",
-    "get_family",
-    "register_dataset",
-    "register_family",
-    "unregister_dataset",
-    "unregister_family",
-]
+__all__ = [*table.__all__, "VideoFiles"]
 
 for _family in (hcstvg.HCSTVG, vidstg.VIDSTG):
     register_family(_family)

@@ -33,7 +33,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tubescope.errors import TubescopeError
 
@@ -46,6 +46,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "Family",
+    "Registry",
     "StcatGT",
     "VideoLayout",
     "dataset_names",
@@ -62,6 +63,9 @@ __all__ = [
 
 class DatasetError(TubescopeError, ValueError):
     """An unknown dataset or family name, or a conflicting registration (one line)."""
+
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -192,21 +196,58 @@ class Dataset:
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-_FAMILIES: dict[str, Family] = {}
-_DATASETS: dict[str, Dataset] = {}
+class Registry(Generic[R]):
+    """Records by name, in registration order; what the dataset and format tables share.
+
+    Registering an equal record again is a no-op (modules may be imported twice); a different
+    record under a taken name, and an unknown name, are :class:`DatasetError` s (one line, the
+    choices listed).
+
+    Example:
+        >>> table = Registry("colour")
+        >>> _ = table.add("red", (255, 0, 0))
+        >>> try:
+        ...     table.get("blue")
+        ... except DatasetError as err:
+        ...     print(err)
+        unknown colour 'blue'; choose from red
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.records: dict[str, R] = {}
+
+    def add(self, name: str, record: R) -> R:
+        known = self.records.get(name)
+        if known is not None and known != record:
+            raise DatasetError(f"{self.what} {name!r} is already registered")
+        self.records[name] = record
+        return record
+
+    def get(self, name: str) -> R:
+        try:
+            return self.records[name]
+        except (KeyError, TypeError):
+            problem = f"unknown {self.what} {name!r}; choose from {self.choices()}"
+            raise DatasetError(problem) from None
+
+    def remove(self, name: str) -> None:
+        self.records.pop(name, None)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.records)
+
+    def choices(self) -> str:
+        return ", ".join(self.records) or "none"
 
 
-def _choices(names: Any) -> str:
-    return ", ".join(names) or "none"
+_FAMILIES: Registry[Family] = Registry("dataset family")
+_DATASETS: Registry[Dataset] = Registry("dataset")
 
 
 def register_family(family: Family) -> Family:
     """Add a :class:`Family` to the table (a second, different one of that name is an error)."""
-    known = _FAMILIES.get(family.name)
-    if known is not None and known != family:
-        raise DatasetError(f"family {family.name!r} is already registered")
-    _FAMILIES[family.name] = family
-    return family
+    return _FAMILIES.add(family.name, family)
 
 
 def register_dataset(dataset: Dataset) -> Dataset:
@@ -222,60 +263,48 @@ def register_dataset(dataset: Dataset) -> Dataset:
         'train'
         >>> unregister_dataset("hcstvg-v1-train")
     """
-    if dataset.family not in _FAMILIES:
+    if dataset.family not in _FAMILIES.records:
         raise DatasetError(
             f"dataset {dataset.name!r}: unknown family {dataset.family!r}; register it first "
-            f"(families: {_choices(_FAMILIES)})"
+            f"(families: {_FAMILIES.choices()})"
         )
     if not (isinstance(dataset.window, int) and dataset.window >= 1):
         raise DatasetError(f"dataset {dataset.name!r}: window must be a positive integer")
-    known = _DATASETS.get(dataset.name)
-    if known is not None and known != dataset:
-        raise DatasetError(f"dataset {dataset.name!r} is already registered")
-    _DATASETS[dataset.name] = dataset
-    return dataset
+    return _DATASETS.add(dataset.name, dataset)
 
 
 def unregister_dataset(name: str) -> None:
     """Remove a dataset added by :func:`register_dataset` (tests, plug-ins)."""
-    _DATASETS.pop(name, None)
+    _DATASETS.remove(name)
 
 
 def unregister_family(name: str) -> None:
     """Remove a family (and every dataset of it)."""
-    _FAMILIES.pop(name, None)
-    for key in [k for k, d in _DATASETS.items() if d.family == name]:
-        del _DATASETS[key]
+    _FAMILIES.remove(name)
+    for dataset in datasets_of(name):
+        _DATASETS.remove(dataset.name)
 
 
 def get_dataset(name: str) -> Dataset:
     """The :class:`Dataset` called ``name``; :class:`DatasetError` lists the choices."""
-    try:
-        return _DATASETS[name]
-    except (KeyError, TypeError):
-        raise DatasetError(f"unknown dataset {name!r}; choose from {_choices(_DATASETS)}") from None
+    return _DATASETS.get(name)
 
 
 def get_family(name: str) -> Family:
     """The :class:`Family` called ``name``; :class:`DatasetError` lists the choices."""
-    try:
-        return _FAMILIES[name]
-    except (KeyError, TypeError):
-        raise DatasetError(
-            f"unknown dataset family {name!r}; choose from {_choices(_FAMILIES)}"
-        ) from None
+    return _FAMILIES.get(name)
 
 
 def dataset_names() -> tuple[str, ...]:
     """The registered ``--dataset`` names, in registration order."""
-    return tuple(_DATASETS)
+    return _DATASETS.names()
 
 
 def family_names() -> tuple[str, ...]:
     """The registered family names (the values :attr:`GTQuery.dataset` may take)."""
-    return tuple(_FAMILIES)
+    return _FAMILIES.names()
 
 
 def datasets_of(family: str) -> tuple[Dataset, ...]:
     """The datasets of one family, in registration order."""
-    return tuple(d for d in _DATASETS.values() if d.family == family)
+    return tuple(d for d in _DATASETS.records.values() if d.family == family)

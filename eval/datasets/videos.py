@@ -61,7 +61,8 @@ class VideoFiles:
         as_given = self.root / video_id
         if is_video_file(video_id) and as_given.is_file():
             return as_given
-        found = [p for p in (self.root / f"{video_id}{ext}" for ext in VIDEO_EXTENSIONS) if p.is_file()]
+        flat = (self.root / f"{video_id}{ext}" for ext in VIDEO_EXTENSIONS)
+        found = [path for path in flat if path.is_file()]
         if not found and self.layout.nested:
             found = self._index().get(video_id, [])
         if not found:

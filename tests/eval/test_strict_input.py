@@ -74,9 +74,8 @@ def test_repeated_keys_in_tubedetr_vidstg_trajectories(tmp_path: Path) -> None:
     path = tmp_path / "test.json"
     path.write_text(text)
     message = annotation_error(path)
-    assert "record '0000000001'" in message and "field \"trajectories['0000000001']['0']['60']\"" in (
-        message
-    )
+    where = "field \"trajectories['0000000001']['0']['60']\""
+    assert "record '0000000001'" in message and where in message
 
 
 # ---------------------------------------------------------- a missing field, first record too
@@ -127,7 +126,8 @@ def test_a_vidstg_gt_past_the_video_is_an_error(tmp_path: Path) -> None:
     message = annotation_error(
         write_json(tmp_path / "a.json", entries), boxes_dir=tmp_path / "vidor"
     )
-    assert "field 'temporal_gt.end_fid'" in message and "runs past the video's 300 frames" in message
+    assert "field 'temporal_gt.end_fid'" in message
+    assert "runs past the video's 300 frames" in message
     split = vidstg_tubedetr_from_official(entries, vidor)
     message = annotation_error(write_json(tmp_path / "test.json", split))
     assert "record 0, field 'tube_end_frame'" in message
@@ -144,7 +144,8 @@ def _gt40() -> list[GTQuery]:
 
 
 def test_a_prediction_past_the_video_is_an_error_in_every_format(tmp_path: Path) -> None:
-    gt = write_json(tmp_path / "test.json", {"v.mp4": hcstvg_raw_record(40, 11, np.array([BOX] * 10))})
+    record = hcstvg_raw_record(40, 11, np.array([BOX] * 10))
+    gt = write_json(tmp_path / "test.json", {"v.mp4": record})
     far = Tube(380, 401, frames=[380], boxes=[BOX])  # frame 400 of a 40-frame video
     line = {"video_id": "v", "tube": far.to_dict()}
     jsonl = tmp_path / "p.jsonl"
@@ -187,7 +188,8 @@ def test_the_cli_says_which_version_it_detected(tmp_path: Path) -> None:
     pred = tmp_path / "p.jsonl"
     pred.write_text("")
     result = CliRunner().invoke(
-        cli, ["eval", "--dataset", "hcstvg-v2", "--annotations", str(v1), "--predictions", str(pred)]
+        cli,
+        ["eval", "--dataset", "hcstvg-v2", "--annotations", str(v1), "--predictions", str(pred)],
     )
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "this is an HC-STVG v1 file" in result.output

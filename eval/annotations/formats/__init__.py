@@ -26,35 +26,17 @@ Example:
 
 from __future__ import annotations
 
-from tubescope.eval.annotations.formats.registry import (
-    AnnotationFormat,
-    FastLoad,
-    Shape,
-    detect_format,
-    format_names,
-    get_format,
-    records_of,
-    register_format,
-    unregister_format,
-)
 from tubescope.eval.annotations.formats import (
     hcstvg_proc,
     hcstvg_raw,
+    registry,
     vidstg_official,
     vidstg_tubedetr,
 )
+from tubescope.eval.annotations.formats.registry import *  # noqa: F403  (the public names)
+from tubescope.eval.annotations.formats.registry import register_format
 
-__all__ = [
-    "AnnotationFormat",
-    "FastLoad",
-    "Shape",
-    "detect_format",
-    "format_names",
-    "get_format",
-    "records_of",
-    "register_format",
-    "unregister_format",
-]
+__all__ = list(registry.__all__)
 
 for _format in (
     hcstvg_raw.HCSTVG_RAW,

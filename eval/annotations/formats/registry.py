@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tubescope.eval.datasets.table import DatasetError, get_family
+from tubescope.eval.datasets.table import DatasetError, Registry, get_family
 
 if TYPE_CHECKING:
     from tubescope.eval.annotations.record import GTQuery
@@ -84,7 +84,7 @@ class AnnotationFormat:
     fast: Callable[[bytes, str | None], FastLoad | None] | None = None
 
 
-_FORMATS: dict[str, AnnotationFormat] = {}
+_FORMATS: Registry[AnnotationFormat] = Registry("annotation format")
 
 
 def register_format(fmt: AnnotationFormat) -> AnnotationFormat:
@@ -92,31 +92,22 @@ def register_format(fmt: AnnotationFormat) -> AnnotationFormat:
     get_family(fmt.family)
     if not fmt.signature:
         raise DatasetError(f"annotation format {fmt.name!r} needs a signature (field names)")
-    known = _FORMATS.get(fmt.name)
-    if known is not None and known != fmt:
-        raise DatasetError(f"annotation format {fmt.name!r} is already registered")
-    _FORMATS[fmt.name] = fmt
-    return fmt
+    return _FORMATS.add(fmt.name, fmt)
 
 
 def unregister_format(name: str) -> None:
     """Remove a format added by :func:`register_format` (tests, plug-ins)."""
-    _FORMATS.pop(name, None)
+    _FORMATS.remove(name)
 
 
 def get_format(name: str) -> AnnotationFormat:
     """The format called ``name``; :class:`~tubescope.eval.datasets.DatasetError` lists them."""
-    try:
-        return _FORMATS[name]
-    except (KeyError, TypeError):
-        raise DatasetError(
-            f"unknown annotation format {name!r}; choose from {', '.join(_FORMATS)}"
-        ) from None
+    return _FORMATS.get(name)
 
 
 def format_names() -> tuple[str, ...]:
     """The registered format names, in detection order."""
-    return tuple(_FORMATS)
+    return _FORMATS.names()
 
 
 def records_of(fmt: AnnotationFormat, data: Any) -> Iterator[tuple[str | int, Any]]:
@@ -150,7 +141,7 @@ def _score(fmt: AnnotationFormat, data: Any) -> float:
 def detect_format(data: Any) -> AnnotationFormat | None:
     """The registered format that best fits parsed JSON ``data`` (None: no format fits)."""
     best, best_score = None, 0.0
-    for fmt in _FORMATS.values():
+    for fmt in _FORMATS.records.values():
         score = _score(fmt, data)
         if score > best_score:
             best, best_score = fmt, score
