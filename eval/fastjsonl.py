@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from tubescope.eval.fastjson import flatten
+from tubescope.eval.fastjson import flatten, without_gc
 from tubescope.eval.predictions import Prediction
 from tubescope.types.boxseq import readonly
 
@@ -92,11 +92,12 @@ def read_jsonl_fast(
         return None  # so are U+0085, U+2028 and U+2029
     view = memoryview(text)
     out: list[Prediction] = []
-    for start, stop, first in _pieces(text, chunk_bytes):
-        predictions = _read_piece(text, view[start:stop], start, stop, first, path)
-        if predictions is None:
-            return None
-        out.extend(predictions)
+    with without_gc():
+        for start, stop, first in _pieces(text, chunk_bytes):
+            predictions = _read_piece(text, view[start:stop], start, stop, first, path)
+            if predictions is None:
+                return None
+            out.extend(predictions)
     return out
 
 

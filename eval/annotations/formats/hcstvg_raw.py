@@ -37,7 +37,7 @@ from tubescope.eval.annotations.formats.hcstvg_common import (
 from tubescope.eval.annotations.formats.registry import AnnotationFormat, FastLoad
 from tubescope.eval.annotations.record import Fields, GTQuery, check_no_repeats, video_key
 from tubescope.eval.boxes import xywh_to_xyxy
-from tubescope.eval.fastjson import decode_object_of_records, numeric_column
+from tubescope.eval.fastjson import decode_object_of_records, numeric_column, without_gc
 from tubescope.types.boxseq import readonly
 
 __all__ = ["HCSTVG_RAW", "load", "load_fast"]
@@ -139,6 +139,11 @@ def load_fast(text: bytes, path: str | None = None) -> FastLoad | None:
     None whenever anything differs from a clean file (a missing or mistyped field, mixed v1/v2
     spellings, a bad box, a repeated key): :func:`load` then reads the file and says what.
     """
+    with without_gc():
+        return _load_fast(text, path)
+
+
+def _load_fast(text: bytes, path: str | None) -> FastLoad | None:
     try:
         view = _DECODER.decode(text)
     except (msgspec.DecodeError, msgspec.ValidationError):
