@@ -6,30 +6,50 @@ Example::
     tubescope eval --dataset vidstg --annotations test_annotations.json --boxes vidor/annotation \\
         --predictions preds.jsonl --protocol stcat --json-out results.json --per-query q.csv
 
-Errors (malformed or missing files) are tubescope errors: the ``tubescope`` group prints them
-as one line naming the file, record/line and field, and exits with code 2.
+Errors (malformed or missing files, a file of another dataset) are tubescope errors: the
+``tubescope`` group prints them as one line naming the file, record/line and field, and exits
+with code 2. The ``--dataset`` choices are the names of the dataset table
+(:mod:`tubescope.eval.datasets`), read when the option is parsed: a dataset registered by a
+plug-in is a choice too.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["eval_command"]
+from tubescope.eval.datasets import dataset_names
 
-_DATASETS = ("hcstvg-v1", "hcstvg-v2", "vidstg")
+__all__ = ["DatasetChoice", "eval_command"]
+
 _PROTOCOLS = ("tubedetr", "stcat")
 _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
+
+
+class DatasetChoice(click.Choice):  # type: ignore[type-arg]
+    """``click.Choice`` over the dataset table's names (``--dataset`` of every command)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return dataset_names()
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click sets it in __init__; the table decides
+        pass
 
 
 @click.command("eval")
 @click.option(
     "--dataset",
-    type=click.Choice(_DATASETS),
+    type=DatasetChoice(),
     required=True,
-    help="Benchmark the annotations belong to.",
+    help="Benchmark the annotations belong to (checked against the file's fields).",
 )
 @click.option(
     "--annotations",
@@ -126,6 +146,11 @@ def eval_command(
         console.print(
             f"[yellow]{report.n_missing} of {report.n_queries} queries have no prediction; "
             "they score 0.[/yellow]"
+        )
+    if report.n_stcat_would_drop:
+        console.print(
+            f"{report.n_stcat_would_drop} of {report.n_queries} queries would be dropped by "
+            "STCAT's own loader (scored here; see docs/evaluation.md)."
         )
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")

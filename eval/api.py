@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tubescope.errors import AnnotationError, PredictionError
-from tubescope.eval.annotations import DATASET_FAMILIES, GTQuery, check_queries, load_annotations
-from tubescope.eval.matching import match_predictions
+from tubescope.eval.annotations import GTQuery, check_queries, read_annotations
+from tubescope.eval.datasets import get_dataset
+from tubescope.eval.matching import check_within_videos, match_predictions
 from tubescope.eval.metrics import score_queries
 from tubescope.eval.predictions import Prediction, read_predictions
-from tubescope.eval.protocols import PROTOCOLS, build_plan
+from tubescope.eval.protocols import PROTOCOLS, build_plan, stcat_drops
 from tubescope.eval.report import Report
 from tubescope.types import GroundingResult, Tube
 
@@ -95,8 +96,9 @@ def evaluate(
             list of :class:`GTQuery` from :func:`~tubescope.eval.load_annotations`.
         predictions: prediction file (tubescope JSONL, official HC-STVG json, TubeDETR
             ``{"videos", "frames"}`` json), or loaded objects (see :func:`as_predictions`).
-        dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"`` (checked against the
-            annotations; inferred when None).
+        dataset: a name of the dataset table (``"hcstvg-v1"``, ``"hcstvg-v2"``,
+            ``"vidstg"``; :mod:`tubescope.eval.datasets`), checked against the annotations
+            (identified from them when None).
         protocol: ``"tubedetr"`` (default) or ``"stcat"``; see :mod:`tubescope.eval.protocols`.
         boxes_dir: VidOR box directory for official VidSTG annotations.
         prediction_format: force ``"jsonl"``, ``"hcstvg-official"`` or ``"tubedetr"``.
@@ -107,7 +109,9 @@ def evaluate(
 
     Raises:
         AnnotationError / PredictionError: malformed input, naming the file, record/line and
-            field; PredictionError also for unknown ids, ambiguous or duplicate predictions.
+            field; PredictionError also for unknown ids, ambiguous or duplicate predictions,
+            and spans or boxes past the end of the video.
+        DatasetError: an unknown ``dataset`` (the message lists the choices).
 
     Example:
         >>> from tubescope import Tube
@@ -124,21 +128,23 @@ def evaluate(
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    if dataset is not None and dataset not in DATASET_FAMILIES:
-        raise ValueError(
-            f"unknown dataset {dataset!r}; expected one of {', '.join(DATASET_FAMILIES)}"
-        )
+    wanted = get_dataset(dataset) if dataset is not None else None
     if isinstance(annotations, (str, os.PathLike)):
-        queries = load_annotations(annotations, dataset, boxes_dir=boxes_dir)
+        loaded = read_annotations(annotations, dataset, boxes_dir=boxes_dir)
+        queries = loaded.queries
+        name = loaded.dataset.name if loaded.dataset is not None else queries[0].dataset
     else:
         queries = check_queries(annotations)
-        if dataset is not None and DATASET_FAMILIES[dataset] != queries[0].dataset:
+        if wanted is not None and wanted.family != queries[0].dataset:
             raise AnnotationError(
                 queries[0].source, f"these are {queries[0].dataset} queries, not {dataset}"
             )
+        name = dataset or queries[0].dataset
     preds = as_predictions(predictions, format=prediction_format, index_base=index_base)
     matched = match_predictions(queries, preds)
+    check_within_videos(queries, matched)
     plan = build_plan(protocol, queries)
     scores = score_queries(plan, matched)
     spans = [None if p is None else (p.start, p.end) for p in matched]
-    return Report(protocol, dataset or queries[0].dataset, queries, scores, spans)
+    drops = stcat_drops(queries) if protocol == "stcat" else None
+    return Report(protocol, name, queries, scores, spans, drops)

@@ -28,9 +28,16 @@ import numpy as np
 __all__ = ["box_iou", "xywh_to_xyxy"]
 
 
-def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
-    """``[x, y, w, h] -> [x, y, x + w, y + h]`` (the peers' conversion: no ``-1``, no clipping)."""
+def xywh_to_xyxy(boxes: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """``[x, y, w, h] -> [x, y, x + w, y + h]`` (the peers' conversion: no ``-1``, no clipping).
+
+    ``inplace`` overwrites a float64 ``boxes`` array instead of copying it.
+    """
     boxes = np.asarray(boxes, dtype=np.float64)
+    if inplace:
+        boxes[..., 2] += boxes[..., 0]
+        boxes[..., 3] += boxes[..., 1]
+        return boxes
     out = boxes.copy()
     out[..., 2] = boxes[..., 0] + boxes[..., 2]
     out[..., 3] = boxes[..., 1] + boxes[..., 3]

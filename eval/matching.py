@@ -16,6 +16,9 @@ Errors (:class:`PredictionError`, naming the file and line/field of the predicti
 matches no GT query, a video with several queries and no ``query_id``, and a second prediction
 for a query that already has one. GT queries left without a prediction are *missing*: they
 score 0 and are counted in ``n_missing``.
+
+A matched prediction must lie inside its video (:func:`check_within_videos`): a span ending
+after frame ``frame_count`` or a box on a frame past the last one is an error, never scored.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from tubescope.eval.annotations.record import GTQuery, video_key
 from tubescope.eval.predictions import Prediction
 
-__all__ = ["match_predictions"]
+__all__ = ["check_within_videos", "match_predictions"]
 
 
 def _where(pred: Prediction) -> str:
@@ -94,3 +97,34 @@ def match_predictions(
             )
         assigned[i] = pred
     return assigned
+
+
+def check_within_videos(
+    queries: Sequence[GTQuery], matched: Sequence[Prediction | None]
+) -> None:
+    """Refuse a prediction whose span or boxes run past the end of its query's video.
+
+    Example:
+        >>> from tubescope.eval.annotations import GTQuery
+        >>> q = GTQuery("v", "v", "a man", None, "hcstvg", 40, 2.0, 64, 64, 3, 5)
+        >>> check_within_videos([q], [Prediction(3, 400, video_id="v", path="p.jsonl", line=1, origin="jsonl")])
+        Traceback (most recent call last):
+        ...
+        tubescope.errors.PredictionError: p.jsonl, line 1, field 'tube.end_frame': the predicted span [3, 400) runs past the end of video 'v', which has 40 frames (a span ends by frame 40)
+    """
+    for query, pred in zip(queries, matched):
+        if pred is None:
+            continue
+        count = query.frame_count
+        if pred.end > count:
+            raise pred.error_at(
+                f"the predicted span [{pred.start:g}, {pred.end:g}) runs past the end of video "
+                f"{query.video_id!r}, which has {count} frames (a span ends by frame {count})",
+                "end",
+            )
+        if len(pred.frames) and pred.frames[-1] >= count:
+            raise pred.error_at(
+                f"a box on frame {int(pred.frames[-1])} (0-based) lies past the end of video "
+                f"{query.video_id!r}, which has {count} frames",
+                "frames",
+            )

@@ -1,14 +1,16 @@
 """Per-query tIoU / vIoU / gt_vIoU (vectorised over all queries) and their aggregates.
 
-Definitions (eval.md §1.1), for a GT span ``[gs, ge)`` and a predicted span ``[ps, pe)``:
+Definitions (docs/evaluation.md, "Metrics"), for a GT span ``[gs, ge)`` and a predicted span
+``[ps, pe)``:
 
 * ``tIoU = (min(ge, pe) - max(gs, ps)) / ((ge - gs) + (pe - ps) - inter)``, 0 when
   ``min(ge, pe) <= max(gs, ps)`` (touching spans score 0); raw frame numbers, no ``+1``.
 * ``vIoU = sum(IoU over evaluated GT frames inside [max(gs, ps), min(ge, pe))) / |union|``
   where the union holds the evaluated frames of the hull ``[min(gs, ps), max(ge, pe))``.
 * ``gt_vIoU`` = mean IoU over the evaluated GT frames, whatever the predicted span.
-* ``m_tIoU``, ``m_vIoU``, ``gt_vIoU`` are means over queries; ``vIoU@R`` is the fraction of
-  queries with ``vIoU > R`` (strict).
+* ``m_tIoU``, ``m_vIoU``, ``gt_vIoU`` are means over queries (sequential sums, see
+  :mod:`tubescope.eval.report`); ``vIoU@R`` is the fraction of queries with ``vIoU > R``
+  (strict).
 
 A missing prediction scores 0 on all three; a GT frame without a predicted box has IoU 0.
 """

@@ -35,7 +35,7 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     s = report.scores
     groups: list[tuple[str, np.ndarray]]
-    if report.is_vidstg:
+    if report.by_category:
         qtypes = np.array([q.qtype for q in report.queries], dtype=object)
         groups = [(name, qtypes == name) for name in report.categories]
     else:

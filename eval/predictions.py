@@ -42,7 +42,9 @@ half-open span, xyxy boxes). How a record is matched to a ground-truth query is 
 In the keyed formats (2, 3) a frame has a predicted box only where the file lists one; the
 ``stcat`` protocol interpolates linearly between listed frames, as STCAT's inference does
 (``engine/evaluate.py: linear_interp``). Malformed input raises :class:`PredictionError` naming
-the file, the line (JSONL) and the field.
+the file, the line (JSONL) and the field. Large JSONL files are read by a fast path
+(:mod:`tubescope.eval.fastjsonl`) that gives the same predictions and defers every problem to
+the precise reader.
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ __all__ = [
 #: accepted values of ``format=``
 PREDICTION_FORMATS = ("jsonl", "hcstvg-official", "tubedetr")
 
+#: per origin format, the field holding a prediction's span end and its boxes (a leading "."
+#: puts it under the prediction's own field, e.g. ``videos['3'].sted``)
+_PART_NAMES = {
+    "": {"end": ".end_frame", "frames": ".frames"},
+    "jsonl": {"end": "tube.end_frame", "frames": "tube.frames"},
+    "hcstvg-official": {"end": ".ed_frame", "frames": ".bbox"},
+    "tubedetr": {"end": ".sted", "frames": "frames"},
+}
+
 _JSONL_KEYS = ("video_id", "query_id", "tube", "qtype")
 
 
@@ -89,6 +100,8 @@ class Prediction:
             between ``frames`` and held at the ends; ``"keyed"``: boxes only on ``frames``
             (the ``stcat`` protocol interpolates between them).
         path, line, field: origin, for error messages.
+        origin: the file format it was read from (:data:`PREDICTION_FORMATS`; None: built in
+            memory), to name its fields in messages.
 
     Example:
         >>> from tubescope import Tube
@@ -107,6 +120,7 @@ class Prediction:
     path: str | None = None
     line: int | None = None
     field: str | None = None
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         start, end = float(self.start), float(self.end)
@@ -147,6 +161,14 @@ class Prediction:
         """A :class:`PredictionError` located at this prediction's origin."""
         return PredictionError(self.path, problem, line=self.line, field=self.field or field)
 
+    def error_at(self, problem: str, part: str) -> PredictionError:
+        """A :class:`PredictionError` naming the field of this prediction's ``part``: its span
+        ``"end"`` or its boxes' ``"frames"``, as the origin file spells them."""
+        name = _PART_NAMES.get(self.origin or "", _PART_NAMES[""])[part]
+        if name.startswith(".") and self.field:
+            name = f"{self.field}{name}"
+        return PredictionError(self.path, problem, line=self.line, field=name.lstrip("."))
+
     @property
     def span(self) -> tuple[float, float]:
         return self.start, self.end
@@ -160,27 +182,37 @@ class Prediction:
         video_id: str | None = None,
         path: str | None = None,
         line: int | None = None,
+        origin: str | None = None,
     ) -> Prediction:
         """Wrap a :class:`~tubescope.Tube` (None = no answer, an empty prediction)."""
         if tube is None:
-            return cls(0.0, 0.0, query_id=query_id, video_id=video_id, path=path, line=line)
+            return cls(
+                0.0, 0.0, query_id=query_id, video_id=video_id, path=path, line=line, origin=origin
+            )
         # A Tube is validated already (integer span, increasing frames, finite xyxy boxes,
         # read-only arrays): skip re-validation, which dominates evaluation time otherwise.
-        pred = object.__new__(cls)
-        for name, value in (
-            ("start", float(tube.start_frame)),
-            ("end", float(tube.end_frame)),
-            ("frames", tube.frames),
-            ("boxes", tube.boxes),
-            ("query_id", None if query_id is None else str(query_id)),
-            ("video_id", None if video_id is None else str(video_id)),
-            ("mode", "tube"),
-            ("path", path),
-            ("line", line),
-            ("field", None),
-        ):
-            object.__setattr__(pred, name, value)
-        return pred
+        return cls.trusted(
+            start=float(tube.start_frame),
+            end=float(tube.end_frame),
+            frames=tube.frames,
+            boxes=tube.boxes,
+            query_id=None if query_id is None else str(query_id),
+            video_id=None if video_id is None else str(video_id),
+            path=path,
+            line=line,
+            origin=origin,
+        )
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Prediction:
+        """Build a prediction from values validated already (no checks; ``"tube"`` mode).
+
+        ``start``/``end`` floats, read-only int64 ``frames`` and float64 ``(n, 4)`` ``boxes``;
+        used by :meth:`from_tube` and the fast JSONL reader (which checks whole arrays).
+        """
+        from tubescope.eval.annotations.record import trusted_instance
+
+        return trusted_instance(cls, values)
 
     def __repr__(self) -> str:
         return (
@@ -241,7 +273,9 @@ def _parse_jsonl_record(obj: Any, path: str | None, line: int) -> Prediction:
             raise fail(problem, f"tube.{name}" if name else tube_field) from None
     if query_id is None and video_id is None:
         raise fail("a prediction needs a video_id (or query_id)", "video_id")
-    return Prediction.from_tube(tube, query_id=query_id, video_id=video_id, path=path, line=line)
+    return Prediction.from_tube(
+        tube, query_id=query_id, video_id=video_id, path=path, line=line, origin="jsonl"
+    )
 
 
 def parse_jsonl(text: str, path: str | os.PathLike[str] | None = None) -> list[Prediction]:
@@ -341,6 +375,7 @@ def parse_hcstvg_official(
                 mode="keyed",
                 path=path,
                 field=where,
+                origin="hcstvg-official",
             )
         )
     return out
@@ -408,6 +443,7 @@ def parse_tubedetr(data: Any, path: str | os.PathLike[str] | None = None) -> lis
                 mode="keyed",
                 path=path,
                 field=name,
+                origin="tubedetr",
             )
         )
     return out
@@ -462,13 +498,24 @@ def read_predictions(
         [Prediction(query_id=None, video_id='v', span=[3, 7), boxes=1, mode='tube')]
     """
     path = os.fspath(source)
-    text = read_text(path, lambda problem: PredictionError(path, problem))
-    if format is None:
-        format = _detect(text, path)
-    elif format not in PREDICTION_FORMATS:
+    if format is not None and format not in PREDICTION_FORMATS:
         raise PredictionError(
             path, f"unknown prediction format {format!r}; expected {', '.join(PREDICTION_FORMATS)}"
         )
+    if format in (None, "jsonl"):  # the fast reader first; it declines anything unusual
+        from tubescope.eval.fastjsonl import read_jsonl_fast
+
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            raw = None  # read_text below says what is wrong with the file
+        fast = read_jsonl_fast(raw, path) if raw and raw[:1] == b"{" else None
+        if fast is not None:
+            return fast
+    text = read_text(path, lambda problem: PredictionError(path, problem))
+    if format is None:
+        format = _detect(text, path)
     if format == "jsonl":
         return parse_jsonl(text, path)
     data = _strict_load(text, path)

@@ -1,8 +1,12 @@
 """The two evaluation protocols: which frames are scored, and which GT span each peer sees.
 
-Both reproduce their reference evaluator's numbers on the same inputs (to 1e-9; the sums run in
-the same order, so in practice bit for bit), quirks included. Differences move scores by 1-3
-points, so always say which protocol a number comes from.
+Both reproduce their reference evaluator's numbers on the same inputs bit for bit, quirks
+included: per-query values use the peers' operations in the peers' order, and the aggregates
+are sums run sequentially over the queries in annotation order, as the peers' ``summarize``
+loops do (not numpy's pairwise ``mean``). Differences between the protocols move scores by 1-3
+points, so always say which protocol a number comes from. What differs per dataset (sampled
+frames, STCAT's GT, what STCAT drops) is read from the dataset table
+(:mod:`tubescope.eval.datasets`); docs/evaluation.md describes both protocols in full.
 
 How a tubescope prediction is fed to each peer: our tube is ``[start, end)``, 0-based, so the
 peer's predicted ``sted`` is ``[start, end)`` (TubeDETR's and STCAT's post-processors both emit
@@ -27,7 +31,7 @@ frames; ``stcat`` interpolates between them as STCAT's inference does.
       frames. Only the first predicted box of a frame counts.
     * TubeDETR's initial commit (20c00199) computed the hull end as ``min`` of the two ends,
       so its vIoU denominator was the intersection; 3c32cc92 fixed it to ``max`` and the
-      later copies (eval.md's snapshot d70c0eed, STCAT, VideoGLaMM) have the fix. We follow it.
+      later copies (the d70c0eed snapshot, STCAT, VideoGLaMM) have the fix. We follow it.
     * Deviations (TubeDETR crashes where we score): a missing prediction scores 0 on every
       metric (TubeDETR raises); a sampled GT frame without a predicted box has IoU 0 (TubeDETR
       raises); a sampled frame in the GT span without a GT box (a hole in a VidOR track) is
@@ -57,9 +61,16 @@ frames; ``stcat`` interpolates between them as STCAT's inference does.
       that way); a GT frame without a predicted box scores 0 (CG-STVG / TA-STVG behaviour;
       STCAT raises); an HC-STVG tube running past ``frame_count - 1`` is clipped (STCAT's
       length assert fails); VidSTG pairs that STCAT drops from its cache (GT running past the used
-      segment, GT outside it) are kept and scored by the same rules; GT boxes past the image
+      segment, GT outside it) are kept and scored by the same rules; so is a VidSTG pair whose
+      ``temporal_gt.end_fid == used_segment.end_fid == frame_count`` (the GT ends with the
+      video and the segment claims one frame more): STCAT collects ``frame_count - begin_fid``
+      boxes but expects one more, so its length check drops the pair. Minimal case:
+      ``frame_count 600``, ``used_segment (0, 600)``, ``temporal_gt (500, 600)``, target boxed
+      on frames 400-599. Every query STCAT would drop is counted in the report
+      (``n_stcat_would_drop``, with the reasons in ``Report.stcat_drops``); GT boxes past the image
       are not clipped (CG-STVG clips them to W, H; STCAT asserts); predicted boxes are not
-      clamped to >= 0 (STCAT's model does that before evaluation).
+      clamped to >= 0 (STCAT's model does that before evaluation); the two HC-STVG v1 videos
+      STCAT's ``clean_miss`` removes are scored (and counted in ``n_stcat_would_drop``).
 
 Common to both: box IoU per :mod:`tubescope.eval.boxes` (no ``+1``, no clamping; a zero union
 gives 0 instead of the peers' nan), thresholds strict ``vIoU > R``, averages over **all** GT
@@ -74,9 +85,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tubescope.eval.annotations.record import GTQuery
-from tubescope.eval.sampling import hcstvg_sampled_frames, vidstg_sampled_frames
+from tubescope.eval.datasets import get_family
 
-__all__ = ["PROTOCOLS", "Plan", "build_plan"]
+__all__ = ["PROTOCOLS", "Plan", "build_plan", "stcat_drops"]
 
 PROTOCOLS = ("tubedetr", "stcat")
 
@@ -122,16 +133,14 @@ def _concat_gt(
 
 def _tubedetr(queries: Sequence[GTQuery]) -> Plan:
     n = len(queries)
-    samples = []
-    shift = np.zeros(n, dtype=np.int64)
-    for i, q in enumerate(queries):
-        if q.dataset == "hcstvg":
-            samples.append(hcstvg_sampled_frames(q.frame_count))
-            if q.st_frame is not None:
-                shift[i] = q.st_frame - q.start
-        else:
-            begin, end = q.segment if q.segment is not None else (0, q.frame_count)
-            samples.append(vidstg_sampled_frames(begin, end, q.fps))
+    families = {q.dataset: get_family(q.dataset) for q in queries}
+    samples = [families[q.dataset].tubedetr_frames(q) for q in queries]
+    # TubeDETR uses HC-STVG's raw, 1-based st_frame as a 0-based GT start (GTQuery.st_frame)
+    shift = np.fromiter(
+        (0 if q.st_frame is None else q.st_frame - q.start for q in queries),
+        dtype=np.int64,
+        count=n,
+    )
     lengths = np.fromiter((len(s) for s in samples), dtype=np.int64, count=n)
     sq = np.repeat(np.arange(n, dtype=np.int64), lengths)
     sf = np.concatenate(samples) if n else np.zeros(0, dtype=np.int64)
@@ -164,48 +173,16 @@ def _tubedetr(queries: Sequence[GTQuery]) -> Plan:
     )
 
 
-def _stcat_gt_end(q: GTQuery) -> int:
-    """STCAT's inclusive GT end."""
-    if q.dataset == "hcstvg":
-        return min(q.end - 1, q.frame_count - 1)
-    last = min(q.end, q.frame_count - 1)  # range(begin, min(end_fid + 1, frame_count))
-    seg_end = q.segment[1] if q.segment is not None else last
-    return min(last, seg_end)
-
-
-def _stcat_extra_frame(q: GTQuery, gt_end: int) -> tuple[int, np.ndarray] | None:
-    """VidSTG: the GT frame STCAT adds at ``end_fid`` (or the duplicated last box)."""
-    if q.dataset != "vidstg":
-        return None
-    last = min(q.end, q.frame_count - 1)
-    if gt_end != last:
-        return None
-    if last == q.end:  # frame end_fid, outside our half-open span
-        if q.end_box is not None:
-            return last, q.end_box
-        previous = q.end - 1
-    else:  # last == end - 1 == frame_count - 1: inside our span
-        if len(q.frames) and q.frames[-1] == last:
-            return None  # annotated: already a GT frame
-        previous = last - 1
-    if len(q.frames) and q.frames[-1] == previous:
-        return last, q.boxes[-1]
-    return None
-
-
 def _stcat(queries: Sequence[GTQuery]) -> Plan:
     n = len(queries)
+    families = {q.dataset: get_family(q.dataset) for q in queries}
+    views = [families[q.dataset].stcat_gt(q) for q in queries]
     gs = np.fromiter((q.start for q in queries), dtype=np.int64, count=n)
-    ge = np.fromiter((_stcat_gt_end(q) for q in queries), dtype=np.int64, count=n)
+    ge = np.fromiter((v.end for v in views), dtype=np.int64, count=n)
     gq, gf, gb = _concat_gt(queries, np.zeros(n, dtype=np.int64))
     keep = gf <= ge[gq]
     gq, gf, gb = gq[keep], gf[keep], gb[keep]
-    extra = [
-        (i, _stcat_extra_frame(q, int(ge[i])))
-        for i, q in enumerate(queries)
-        if q.dataset == "vidstg"
-    ]
-    extra = [(i, item) for i, item in extra if item is not None]
+    extra = [(i, v.extra_frame) for i, v in enumerate(views) if v.extra_frame is not None]
     if extra:
         eq = np.array([i for i, _ in extra], dtype=np.int64)
         ef = np.array([item[0] for _, item in extra], dtype=np.int64)
@@ -234,3 +211,19 @@ def build_plan(protocol: str, queries: Sequence[GTQuery]) -> Plan:
     if protocol == "stcat":
         return _stcat(queries)
     raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+
+
+def stcat_drops(queries: Sequence[GTQuery]) -> list[str | None]:
+    """Per query, why STCAT's own loader would drop it from its evaluation (None: kept).
+
+    We score these queries like any other (the report counts them, ``n_stcat_would_drop``).
+
+    Example:
+        >>> q = GTQuery("0", "v", "who ends the video?", "interrogative", "vidstg", 600, 30.0,
+        ...             640, 480, 500, 600, frames=range(500, 600), boxes=[[0, 0, 9, 9]] * 100,
+        ...             segment=(0, 600))
+        >>> stcat_drops([q])
+        ["temporal_gt and used_segment both end at frame_count (STCAT's length check fails)"]
+    """
+    families = {q.dataset: get_family(q.dataset) for q in queries}
+    return [families[q.dataset].stcat_drop(q) for q in queries]

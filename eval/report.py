@@ -1,11 +1,17 @@
 """The evaluation :class:`Report`: aggregates, per-query results, JSON and CSV output.
 
 ``Report.to_dict()`` has exactly the keys ``m_tIoU``, ``m_vIoU``, ``vIoU@0.3``, ``vIoU@0.5``,
-``gt_vIoU``, ``n_queries``, ``n_missing``, ``protocol`` (fractions in [0, 1]). For VidSTG the
-two sentence types are reported separately and never pooled (as every paper does): the metric
-keys live only under ``"declarative"`` and ``"interrogative"`` (each a full set of the eight
-keys), and the top level keeps ``n_queries``, ``n_missing`` and ``protocol`` for the whole set.
-A category with no query has ``None`` metrics.
+``gt_vIoU``, ``n_queries``, ``n_missing``, ``protocol`` (fractions in [0, 1]), plus
+``n_stcat_would_drop`` under the ``stcat`` protocol (queries STCAT's own loader would leave out;
+we score them). A family with report categories (the dataset table's ``categories``: VidSTG's
+declarative and interrogative sentences) is reported per category and never pooled, as every
+paper does: the metric keys live only under each category name (each a full set of keys), and
+the top level keeps ``n_queries``, ``n_missing`` (and ``n_stcat_would_drop``) and ``protocol``
+for the whole set. A category with no query has ``None`` metrics.
+
+Aggregates are sums run sequentially over the queries in annotation order, divided by the
+count: exactly what TubeDETR's and STCAT's ``summarize`` loops compute when they are fed the
+queries in that order (numpy's pairwise ``mean`` differs in the last bits).
 """
 
 from __future__ import annotations
@@ -20,17 +26,33 @@ from typing import Any
 import numpy as np
 
 from tubescope.eval.annotations.record import GTQuery
+from tubescope.eval.datasets import get_family
 from tubescope.eval.metrics import THRESHOLDS, QueryScores
 
-__all__ = ["VIDSTG_CATEGORIES", "QueryResult", "Report", "Summary"]
+__all__ = ["QueryResult", "Report", "Summary", "sequential_mean"]
 
-VIDSTG_CATEGORIES = ("declarative", "interrogative")
 METRIC_KEYS = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "gt_vIoU")
+
+
+def sequential_mean(values: np.ndarray) -> float:
+    """``(((0 + v0) + v1) + ...) / n``: the peers' ``summarize`` loop, bit for bit.
+
+    Example:
+        >>> sequential_mean(np.array([0.1] * 10)), float(np.mean([0.1] * 10))
+        (0.09999999999999999, 0.1)
+    """
+    total = 0.0
+    for value in values.tolist():
+        total += value
+    return total / len(values)
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Aggregates over a set of queries (fractions; None when the set is empty)."""
+    """Aggregates over a set of queries (fractions; None when the set is empty).
+
+    ``n_stcat_would_drop`` is set under the ``stcat`` protocol only (None otherwise).
+    """
 
     m_tIoU: float | None
     m_vIoU: float | None
@@ -40,30 +62,39 @@ class Summary:
     n_queries: int
     n_missing: int
     protocol: str
+    n_stcat_would_drop: int | None = None
 
     @classmethod
-    def of(cls, scores: QueryScores, mask: np.ndarray, protocol: str) -> Summary:
+    def of(
+        cls,
+        scores: QueryScores,
+        mask: np.ndarray,
+        protocol: str,
+        would_drop: np.ndarray | None = None,
+    ) -> Summary:
         n = int(mask.sum())
         n_missing = int(scores.missing[mask].sum())
+        dropped = None if would_drop is None else int(would_drop[mask].sum())
         if n == 0:
-            return cls(None, None, None, None, None, 0, 0, protocol)
+            return cls(None, None, None, None, None, 0, 0, protocol, dropped)
         viou = scores.viou[mask]
         low, high = THRESHOLDS
         return cls(
-            m_tIoU=float(scores.tiou[mask].mean()),
-            m_vIoU=float(viou.mean()),
-            vIoU_03=float((viou > low).mean()),
-            vIoU_05=float((viou > high).mean()),
-            gt_vIoU=float(scores.gt_viou[mask].mean()),
+            m_tIoU=sequential_mean(scores.tiou[mask]),
+            m_vIoU=sequential_mean(viou),
+            vIoU_03=int(np.count_nonzero(viou > low)) / n,
+            vIoU_05=int(np.count_nonzero(viou > high)) / n,
+            gt_vIoU=sequential_mean(scores.gt_viou[mask]),
             n_queries=n,
             n_missing=n_missing,
             protocol=protocol,
+            n_stcat_would_drop=dropped,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The eight keys ``m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5, gt_vIoU, n_queries, n_missing,
-        protocol``."""
-        return {
+        """``m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5, gt_vIoU, n_queries, n_missing`` (and
+        ``n_stcat_would_drop`` under ``stcat``), ``protocol``."""
+        out: dict[str, Any] = {
             "m_tIoU": self.m_tIoU,
             "m_vIoU": self.m_vIoU,
             "vIoU@0.3": self.vIoU_03,
@@ -71,8 +102,11 @@ class Summary:
             "gt_vIoU": self.gt_vIoU,
             "n_queries": self.n_queries,
             "n_missing": self.n_missing,
-            "protocol": self.protocol,
         }
+        if self.n_stcat_would_drop is not None:
+            out["n_stcat_would_drop"] = self.n_stcat_would_drop
+        out["protocol"] = self.protocol
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,12 +149,14 @@ class Report:
     """Result of :func:`tubescope.eval.evaluate`.
 
     Attributes:
-        protocol: ``"tubedetr"`` or ``"stcat"``. dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"``,
-            ``"vidstg"`` (or the family ``"hcstvg"`` when not given).
+        protocol: ``"tubedetr"`` or ``"stcat"``. dataset: the dataset name (``"hcstvg-v1"``,
+            ...; given or identified from the file), else the family (``"hcstvg"``).
         m_tIoU, m_vIoU, vIoU_03, vIoU_05, gt_vIoU: fractions over all queries (HC-STVG);
-            None for VidSTG, which reports :meth:`category` ``"declarative"`` and
-            ``"interrogative"`` separately.
+            None for a family with categories (VidSTG), reported per :meth:`category`.
         n_queries, n_missing: all GT queries, and those without a prediction (scored 0).
+        by_category: the family reports per category (VidSTG).
+        stcat_drops: ``stcat`` only: ``(query_id, reason)`` of each query STCAT's own loader
+            would drop (we score them); ``n_stcat_would_drop`` counts them.
 
     Example:
         >>> from tubescope import Tube
@@ -139,21 +175,32 @@ class Report:
         queries: Sequence[GTQuery],
         scores: QueryScores,
         pred_spans: Sequence[tuple[float, float] | None],
+        stcat_drops: Sequence[str | None] | None = None,
     ) -> None:
         self.protocol = protocol
         self.dataset = dataset
         self.queries = tuple(queries)
         self.scores = scores
         self._pred_spans = list(pred_spans)
-        self.is_vidstg = bool(self.queries) and self.queries[0].dataset == "vidstg"
+        family = get_family(self.queries[0].dataset) if self.queries else None
+        names = family.categories if family is not None else ()
+        self.by_category = bool(names)
+        would_drop = None
+        self.stcat_drops: list[tuple[str, str]] = []
+        if protocol == "stcat" and stcat_drops is not None:
+            would_drop = np.array([r is not None for r in stcat_drops], dtype=bool)
+            self.stcat_drops = [
+                (q.query_id, r) for q, r in zip(self.queries, stcat_drops) if r is not None
+            ]
         everything = np.ones(len(self.queries), dtype=bool)
-        self.overall = Summary.of(scores, everything, protocol)
+        self.overall = Summary.of(scores, everything, protocol, would_drop)
+        self.n_stcat_would_drop = self.overall.n_stcat_would_drop
         self.categories: dict[str, Summary] = {}
-        if self.is_vidstg:
+        if names:
             qtypes = np.array([q.qtype for q in self.queries], dtype=object)
-            for name in VIDSTG_CATEGORIES:
-                self.categories[name] = Summary.of(scores, qtypes == name, protocol)
-        reported = self.overall if not self.is_vidstg else None
+            for name in names:
+                self.categories[name] = Summary.of(scores, qtypes == name, protocol, would_drop)
+        reported = self.overall if not self.by_category else None
         self.m_tIoU = reported.m_tIoU if reported else None
         self.m_vIoU = reported.m_vIoU if reported else None
         self.vIoU_03 = reported.vIoU_03 if reported else None
@@ -164,7 +211,7 @@ class Report:
 
     # ---------------------------------------------------------------- aggregates
     def category(self, name: str) -> Summary:
-        """The summary of one VidSTG category (``"declarative"`` / ``"interrogative"``)."""
+        """The summary of one category (VidSTG ``"declarative"`` / ``"interrogative"``)."""
         if name not in self.categories:
             raise KeyError(
                 f"no category {name!r} (categories: {', '.join(self.categories) or 'none'})"
@@ -173,15 +220,18 @@ class Report:
 
     @property
     def summaries(self) -> dict[str, Summary]:
-        """What is reported: ``{"all": ...}`` (HC-STVG) or one entry per VidSTG category."""
-        return dict(self.categories) if self.is_vidstg else {"all": self.overall}
+        """What is reported: ``{"all": ...}`` (HC-STVG) or one entry per category (VidSTG)."""
+        return dict(self.categories) if self.by_category else {"all": self.overall}
 
     def to_dict(self) -> dict[str, Any]:
         """The results JSON object (exact keys: see the module docstring)."""
-        if not self.is_vidstg:
+        if not self.by_category:
             return self.overall.to_dict()
-        out: dict[str, Any] = {name: self.categories[name].to_dict() for name in VIDSTG_CATEGORIES}
-        out.update(n_queries=self.n_queries, n_missing=self.n_missing, protocol=self.protocol)
+        out: dict[str, Any] = {name: s.to_dict() for name, s in self.categories.items()}
+        out.update(n_queries=self.n_queries, n_missing=self.n_missing)
+        if self.n_stcat_would_drop is not None:
+            out["n_stcat_would_drop"] = self.n_stcat_would_drop
+        out["protocol"] = self.protocol
         return out
 
     # ---------------------------------------------------------------- per query

@@ -25,7 +25,7 @@ def results_table(report: Any, dataset: str, protocol: str) -> Any:
     from rich.table import Table
 
     table = Table(title=f"{dataset}, {protocol} protocol (%)", show_edge=False, pad_edge=False)
-    table.add_column("queries" if report.is_vidstg else "set", no_wrap=True, min_width=13)
+    table.add_column("queries" if report.by_category else "set", no_wrap=True, min_width=13)
     for name in _COLUMNS:
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for name, s in report.summaries.items():

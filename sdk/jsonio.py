@@ -66,15 +66,18 @@ def read_json(
     *,
     strict_keys: bool = False,
     missing: str = "file not found",
+    pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
 ) -> Any:
     """Parse a whole JSON file; ``fail(problem)`` builds the exception to raise.
 
     With ``strict_keys`` a repeated key in any object is an error (naming the key); ``missing``
-    is the problem reported for a file that does not exist.
+    is the problem reported for a file that does not exist; ``pairs_hook`` builds every object
+    from its ``(key, value)`` pairs instead (``json``'s ``object_pairs_hook``).
     """
     text = _read_text(path, fail, missing)
+    hook = reject_duplicates if strict_keys else pairs_hook
     try:
-        return json.loads(text, object_pairs_hook=reject_duplicates if strict_keys else None)
+        return json.loads(text, object_pairs_hook=hook)
     except DuplicateKeyError as err:
         raise fail(str(err)) from None
     except json.JSONDecodeError as err:

@@ -1,20 +1,18 @@
-"""Ground-truth loaders: every supported file becomes a list of :class:`GTQuery` records.
+"""Ground-truth loading: any supported file becomes a list of :class:`GTQuery` records.
 
-Supported formats, detected from the file's structure:
+The formats (one module each) are listed in :mod:`tubescope.eval.annotations.formats`; which
+datasets come in which format is the dataset table's business (:mod:`tubescope.eval.datasets`).
+A file is read in three steps:
 
-=====================  ==========================================================  =========
-format                 shape                                                       dataset
-=====================  ==========================================================  =========
-``hcstvg-raw``         ``{video_name: {"st_frame", "bbox", "img_num", ...}}``       HC-STVG
-                       (v1 ``caption``/``width``/``height``; v2 ``English``/
-                       ``img_size=[H, W]``)
-``hcstvg-proc``        TubeDETR ``*_proc.json``: ``[{"tube_start_frame",           HC-STVG
-                       "trajectory", ...}]``
-``vidstg-official``    ``[{"vid", "temporal_gt", "used_segment", "questions",      VidSTG
-                       "captions", ...}]`` + VidOR box files under ``boxes_dir``
-``vidstg-tubedetr``    TubeDETR ``{split}.json``: ``{"videos": [...],              VidSTG
-                       "trajectories": {...}}``
-=====================  ==========================================================  =========
+1. **Parse.** A format's fast reader (:mod:`tubescope.eval.fastjson`) is tried first; whenever
+   it declines, the file is parsed with ``json``, marking any object that repeats a key.
+2. **Detect and identify.** The format comes from the file's structure (its records'
+   signature fields, so a field missing in the first record does not hide it); the dataset
+   from the table's distinctive fields (HC-STVG v1 vs v2). A ``dataset`` that does not match is
+   an error saying what the file is.
+3. **Load** with the format's precise loader (unless the fast reader already did): every
+   problem (a missing or mistyped field in any record, a repeated key, a tube running past the
+   video) is an :class:`~tubescope.errors.AnnotationError` naming the file, record and field.
 
 Example:
     >>> import json, tempfile, os
@@ -26,115 +24,198 @@ Example:
     >>> [q] = load_annotations(path)
     >>> q.query_id, q.span, q.boxes[0].tolist()
     ('7_clip', (120, 122), [210.0, 40.0, 300.0, 340.0])
+    >>> identify_dataset(path)
+    'hcstvg-v1'
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tubescope.errors import AnnotationError
-from tubescope.eval.annotations.hcstvg import (
-    is_hcstvg_proc,
-    is_hcstvg_raw,
-    load_hcstvg_proc,
-    load_hcstvg_raw,
+from tubescope.eval.annotations.formats import (
+    AnnotationFormat,
+    detect_format,
+    format_names,
+    get_format,
+    records_of,
 )
-from tubescope.eval.annotations.record import DATASET_FAMILIES, GTQuery, video_key
-from tubescope.eval.annotations.vidstg import (
-    is_vidstg_official,
-    is_vidstg_tubedetr,
-    load_vidstg_official,
-    load_vidstg_tubedetr,
-)
+from tubescope.eval.annotations.record import GTQuery, mark_repeated_keys, video_key
+from tubescope.eval.datasets import Dataset, DatasetError, datasets_of, get_dataset
 from tubescope.jsonio import read_json
 
 __all__ = [
-    "ANNOTATION_FORMATS",
-    "DATASET_FAMILIES",
     "GTQuery",
+    "Loaded",
+    "check_queries",
     "detect_annotation_format",
+    "identify_dataset",
     "load_annotations",
+    "read_annotations",
     "video_key",
 ]
 
-#: format name -> dataset family
-ANNOTATION_FORMATS = {
-    "hcstvg-raw": "hcstvg",
-    "hcstvg-proc": "hcstvg",
-    "vidstg-official": "vidstg",
-    "vidstg-tubedetr": "vidstg",
-}
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An annotation file read by :func:`read_annotations`.
+
+    Attributes:
+        queries: the ground truth. format: the :class:`AnnotationFormat` it was in.
+        dataset: the dataset (given, or identified from the file's fields; None when the
+            file does not say, e.g. a TubeDETR ``*_proc.json`` of HC-STVG v1 or v2).
+        path: the file (None for parsed data).
+    """
+
+    queries: list[GTQuery]
+    format: AnnotationFormat
+    dataset: Dataset | None
+    path: str | None
 
 
 def detect_annotation_format(data: Any) -> str | None:
     """The format name of parsed annotation JSON, or None when it is not recognised."""
-    if is_vidstg_tubedetr(data):
-        return "vidstg-tubedetr"
-    if is_vidstg_official(data):
-        return "vidstg-official"
-    if is_hcstvg_proc(data):
-        return "hcstvg-proc"
-    if is_hcstvg_raw(data):
-        return "hcstvg-raw"
-    return None
+    fmt = detect_format(data)
+    return None if fmt is None else fmt.name
+
+
+def _identify(
+    fmt: AnnotationFormat, data: Any, wanted: Dataset | None, path: str | None
+) -> Dataset | None:
+    """The dataset of a file from its records' distinctive fields (the table's ``fields``).
+
+    With ``wanted``, a record whose fields belong to another dataset is an error naming it.
+    """
+    candidates = [d for d in datasets_of(fmt.family) if d.fields.get(fmt.name)]
+    if not candidates:
+        return wanted
+    found: dict[str, Dataset] = {}
+    for key, record in records_of(fmt, data):
+        if not hasattr(record, "__contains__") or isinstance(record, (str, bytes)):
+            continue
+        hits = [d for d in candidates if any(name in record for name in d.fields[fmt.name])]
+        if len(hits) != 1:
+            continue
+        hit = hits[0]
+        if wanted is not None and hit.name != wanted.name:
+            present = [name for name in hit.fields[fmt.name] if name in record]
+            raise AnnotationError(
+                path,
+                f"this is an {hit.title} file (its records have {', '.join(map(repr, present))}"
+                f"), not {wanted.name}; use --dataset {hit.name}",
+                record=key,
+                field=present[0],
+            )
+        found.setdefault(hit.name, hit)
+    if wanted is not None:
+        return wanted
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _parse(path: str) -> tuple[Any, AnnotationFormat | None, list[GTQuery] | None]:
+    """The file's data (a fast key-level view, or the parsed JSON) and the fast queries."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except OSError:
+        text = None  # read_json below says what is wrong with the file
+    if text is not None:
+        for name in format_names():
+            fmt = get_format(name)
+            if fmt.fast is not None:
+                fast = fmt.fast(text, path)
+                if fast is not None:
+                    return fast.view, fmt, fast.queries
+    return _read_precisely(path), None, None
+
+
+def _read_precisely(path: str) -> Any:
+    """The parsed file; objects that repeat a key are marked (:func:`mark_repeated_keys`)."""
+    return read_json(
+        path, lambda problem: AnnotationError(path, problem), pairs_hook=mark_repeated_keys
+    )
+
+
+def read_annotations(
+    source: PathLike | Any,
+    dataset: str | None = None,
+    *,
+    boxes_dir: PathLike | None = None,
+    format: str | None = None,
+) -> Loaded:
+    """Read ground truth and say what it is: :func:`load_annotations` plus the format/dataset.
+
+    Args:
+        source: path of the annotation file, or its parsed JSON content.
+        dataset: a name of the dataset table (``"hcstvg-v1"``, ``"hcstvg-v2"``, ``"vidstg"``);
+            the file must be of its family and, where the table can tell (HC-STVG v1 vs v2 by
+            their fields), of that very dataset.
+        boxes_dir: VidOR annotation directory (official VidSTG annotations only).
+        format: force a registered format instead of detecting it.
+    """
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    try:
+        wanted = get_dataset(dataset) if dataset is not None else None
+        forced = get_format(format) if format is not None else None
+    except DatasetError as err:
+        raise AnnotationError(path, str(err)) from None
+    queries: list[GTQuery] | None = None
+    fmt: AnnotationFormat | None = None
+    if path is None:
+        data = source
+    elif forced is None:
+        data, fmt, queries = _parse(path)
+    else:
+        data = _read_precisely(path)
+    fmt = forced or fmt or detect_format(data)
+    if fmt is None:
+        known = "; ".join(get_format(name).description for name in format_names())
+        raise AnnotationError(path, f"unrecognised annotation format: expected {known}")
+    if wanted is not None:
+        if wanted.family != fmt.family:
+            raise AnnotationError(
+                path, f"this is a {fmt.family} annotation file ({fmt.name}), not {wanted.name}"
+            )
+        if fmt.name not in wanted.formats:
+            raise AnnotationError(
+                path,
+                f"{wanted.name} annotations come as {', '.join(wanted.formats)}, not {fmt.name}",
+            )
+    identified = _identify(fmt, data, wanted, path)
+    if queries is None:
+        queries = fmt.load(data, path, boxes_dir)
+    if not queries:
+        raise AnnotationError(path, "contains no queries")
+    return Loaded(queries, fmt, identified, path)
 
 
 def load_annotations(
-    source: str | os.PathLike[str] | Any,
+    source: PathLike | Any,
     dataset: str | None = None,
     *,
-    boxes_dir: str | os.PathLike[str] | None = None,
+    boxes_dir: PathLike | None = None,
     format: str | None = None,
 ) -> list[GTQuery]:
     """Load ground truth from a file (or already-parsed JSON) into :class:`GTQuery` records.
 
-    Args:
-        source: path of the annotation file, or its parsed JSON content.
-        dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"``; when given, the file must be
-            of that dataset's family.
-        boxes_dir: VidOR annotation directory (official VidSTG annotations only).
-        format: force one of :data:`ANNOTATION_FORMATS` instead of detecting it.
+    Arguments as :func:`read_annotations`.
 
     Raises:
-        AnnotationError: unreadable or malformed file; the message names the file, the record
-            and the field.
+        AnnotationError: unreadable or malformed file, or a file of another dataset; the
+            message names the file, the record and the field.
     """
-    path: str | None = None
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        data = read_json(path, lambda problem: AnnotationError(path, problem))
-    else:
-        data = source
-    if dataset is not None and dataset not in DATASET_FAMILIES:
-        raise AnnotationError(
-            path, f"unknown dataset {dataset!r}; expected one of {', '.join(DATASET_FAMILIES)}"
-        )
-    if format is None:
-        format = detect_annotation_format(data)
-        if format is None:
-            raise AnnotationError(
-                path,
-                "unrecognised annotation format: expected HC-STVG raw json, TubeDETR *_proc.json, "
-                "VidSTG *_annotations.json or TubeDETR VidSTG {split}.json",
-            )
-    elif format not in ANNOTATION_FORMATS:
-        raise AnnotationError(path, f"unknown annotation format {format!r}")
-    family = ANNOTATION_FORMATS[format]
-    if dataset is not None and DATASET_FAMILIES[dataset] != family:
-        raise AnnotationError(path, f"this is a {family} annotation file ({format}), not {dataset}")
-    if format == "hcstvg-raw":
-        queries = load_hcstvg_raw(data, path)
-    elif format == "hcstvg-proc":
-        queries = load_hcstvg_proc(data, path)
-    elif format == "vidstg-official":
-        queries = load_vidstg_official(data, path, boxes_dir)
-    else:
-        queries = load_vidstg_tubedetr(data, path)
-    if not queries:
-        raise AnnotationError(path, "contains no queries")
-    return queries
+    return read_annotations(source, dataset, boxes_dir=boxes_dir, format=format).queries
+
+
+def identify_dataset(source: PathLike | Any, *, boxes_dir: PathLike | None = None) -> str | None:
+    """The dataset name a file belongs to, when its fields tell (else None)."""
+    loaded = read_annotations(source, boxes_dir=boxes_dir)
+    return None if loaded.dataset is None else loaded.dataset.name
 
 
 def check_queries(queries: Sequence[Any]) -> list[GTQuery]:

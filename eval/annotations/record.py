@@ -1,24 +1,102 @@
-"""The ground-truth record (:class:`GTQuery`) and the field checks the loaders share."""
+"""The ground-truth record (:class:`GTQuery`) and the field checks the loaders share.
+
+The loaders parse annotation JSON with :func:`mark_repeated_keys`, so an object that repeats a
+key (which ``json`` would silently collapse to its last value) is a :class:`RepeatedKeys`, and
+:class:`Fields` refuses to read a repeated field, naming the record and the field (a repeated
+field that is never read cannot change a score and is let through).
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tubescope.errors import AnnotationError
+from tubescope.eval.datasets.table import DatasetError, get_family
 from tubescope.formats import VIDEO_EXTENSIONS
 from tubescope.types.boxseq import readonly
 
-__all__ = ["DATASET_FAMILIES", "Fields", "GTQuery"]
+__all__ = ["Fields", "GTQuery", "RepeatedKeys", "mark_repeated_keys", "video_key"]
 
-#: dataset family of every name accepted by ``--dataset``.
-DATASET_FAMILIES = {"hcstvg-v1": "hcstvg", "hcstvg-v2": "hcstvg", "vidstg": "vidstg"}
 
+def trusted_instance(cls: Any, values: dict[str, Any]) -> Any:
+    """An instance of the frozen dataclass ``cls`` with ``values`` set as given (no checks).
+
+    Fields left out take their defaults; the fast readers build many records this way after
+    validating whole columns at once.
+    """
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = _DEFAULTS[cls] = {
+            name: spec.default
+            for name, spec in cls.__dataclass_fields__.items()
+            if spec.default is not MISSING
+        }
+        _FACTORIES[cls] = {
+            name: spec.default_factory
+            for name, spec in cls.__dataclass_fields__.items()
+            if spec.default_factory is not MISSING
+        }
+    state = {**defaults, **values}
+    for name, factory in _FACTORIES[cls].items():
+        if name not in state:
+            state[name] = factory()
+    if len(state) != len(cls.__dataclass_fields__):
+        names = set(cls.__dataclass_fields__)
+        raise TypeError(
+            f"{cls.__name__}: unknown {sorted(set(state) - names)}, missing "
+            f"{sorted(names - set(state))}"
+        )
+    instance = object.__new__(cls)
+    instance.__dict__.update(state)
+    return instance
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+_FACTORIES: dict[type, dict[str, Any]] = {}
+
+
+class RepeatedKeys(dict):  # type: ignore[type-arg]
+    """A parsed JSON object that repeated keys; ``repeated`` lists them (the last value kept)."""
+
+    repeated: list[str]
+
+
+def mark_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that keeps every object but marks those that repeat a key.
+
+    Example:
+        >>> import json
+        >>> json.loads('{"a": 1, "a": 2}', object_pairs_hook=mark_repeated_keys).repeated
+        ['a']
+    """
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    marked = RepeatedKeys(out)
+    seen: set[str] = set()
+    marked.repeated = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.repeated:
+            marked.repeated.append(key)
+        seen.add(key)
+    return marked
+
+
+def check_no_repeats(data: Any, path: str | os.PathLike[str] | None, what: str) -> None:
+    """Refuse a top-level object of records that lists a record twice."""
+    if isinstance(data, RepeatedKeys):
+        raise AnnotationError(
+            path,
+            f"the file lists this {what} more than once (JSON keeps only the last); "
+            "remove or rename the duplicates",
+            record=data.repeated[0],
+        )
 
 
 def video_key(name: str) -> str:
@@ -28,11 +106,13 @@ def video_key(name: str) -> str:
     ``"55_vfjywN5CN0Y"``.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    lower = base.lower()
-    for ext in VIDEO_EXTENSIONS:
-        if lower.endswith(ext) and len(base) > len(ext):
-            return base[: -len(ext)]
+    stem, dot, ext = base.rpartition(".")
+    if dot and stem and f".{ext.lower()}" in _VIDEO_EXTENSIONS:
+        return stem
     return base
+
+
+_VIDEO_EXTENSIONS = frozenset(VIDEO_EXTENSIONS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,9 +130,12 @@ class GTQuery:
             when, for each entry of ``*_annotations.json`` in file order, its ``questions`` are
             listed and then its ``captions`` (the same in the official and TubeDETR files).
         video_id: video name without extension (HC-STVG) or VidOR ``vid`` (VidSTG).
-        query: the sentence. qtype: ``"declarative"``/``"interrogative"`` (VidSTG) or None.
-        dataset: ``"hcstvg"`` or ``"vidstg"``.
-        frame_count, fps, width, height: the video (HC-STVG fps is ``img_num / 20``).
+        query: the sentence. qtype: the report category (VidSTG ``"declarative"`` /
+            ``"interrogative"``; one of the family's ``categories``) or None.
+        dataset: the dataset *family* (``"hcstvg"``, ``"vidstg"``: a registered
+            :class:`~tubescope.eval.datasets.Family`).
+        frame_count, fps, width, height: the video (HC-STVG fps is ``img_num / 20``); the GT
+            span ends at ``frame_count`` at the latest.
         index: TubeDETR's integer ``video_id`` (position in its preprocessed list).
         st_frame: HC-STVG's raw, 1-based ``st_frame`` (``start + 1``); TubeDETR uses it
             unchanged as a 0-based GT start. None for VidSTG (and for hand-made HC-STVG
@@ -105,14 +188,23 @@ class GTQuery:
             raise fail(f"{len(boxes)} boxes for {len(frames)} frames", "boxes")
         if not (0 <= self.start < self.end):
             raise fail(f"GT span [{self.start}, {self.end}) is empty or negative", "span")
+        if self.end > self.frame_count:
+            raise fail(
+                f"GT span [{self.start}, {self.end}) runs past the video's {self.frame_count} "
+                "frames",
+                "span",
+            )
         if len(frames) and (
             np.any(np.diff(frames) <= 0) or frames[0] < self.start or frames[-1] >= self.end
         ):
             raise fail(f"GT frames must increase inside [{self.start}, {self.end})", "frames")
-        if self.qtype not in (None, "declarative", "interrogative"):
-            raise fail(f"unknown qtype {self.qtype!r}", "qtype")
-        if self.dataset not in ("hcstvg", "vidstg"):
-            raise fail(f"unknown dataset {self.dataset!r}", "dataset")
+        try:
+            family = get_family(self.dataset)
+        except DatasetError as err:
+            raise fail(str(err), "dataset") from None
+        if self.qtype is not None and self.qtype not in family.categories:
+            choices = ", ".join(map(repr, family.categories)) or "none"
+            raise fail(f"unknown qtype {self.qtype!r} (categories: {choices})", "qtype")
         if not (self.fps > 0 and math.isfinite(self.fps)):
             raise fail(f"fps must be positive, got {self.fps!r}", "fps")
         object.__setattr__(self, "frames", readonly(frames.copy()))
@@ -125,6 +217,15 @@ class GTQuery:
             )
         if self.segment is not None:
             object.__setattr__(self, "segment", (int(self.segment[0]), int(self.segment[1])))
+
+    @classmethod
+    def trusted(cls, **values: Any) -> GTQuery:
+        """Build a query from values a loader has already validated in bulk (no checks).
+
+        ``frames`` and ``boxes`` must be read-only int64 / float64 arrays; the fast readers
+        use this after checking whole columns with numpy.
+        """
+        return trusted_instance(cls, values)
 
     @property
     def span(self) -> tuple[int, int]:
@@ -158,6 +259,7 @@ class Fields:
                 field=prefix.rstrip(".") or None,
             )
         self.data = data
+        self.repeated = frozenset(data.repeated) if isinstance(data, RepeatedKeys) else frozenset()
 
     def fail(self, problem: str, name: str | None = None) -> AnnotationError:
         full = f"{self.prefix}{name}" if name is not None else (self.prefix.rstrip(".") or None)
@@ -167,8 +269,11 @@ class Fields:
         return name in self.data
 
     def get(self, name: str) -> Any:
+        """The field's value; missing and repeated fields are errors (unread ones may repeat)."""
         if name not in self.data:
             raise self.fail("missing", name)
+        if name in self.repeated:
+            raise self.fail("repeated key (JSON keeps only the last value)", name)
         return self.data[name]
 
     def first_of(self, *names: str) -> str:
@@ -244,7 +349,10 @@ def check_xywh(value: Any, fail: Any, name: str, allow_empty: bool = False) -> n
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in box)
             ):
                 raise fail(f"expected [x, y, w, h] numbers, got {box!r}", f"{name}[{i}]")
-        raise fail("expected a list of [x, y, w, h] boxes", name)  # pragma: no cover
+        try:
+            arr = np.array(value, dtype=np.float64)  # integers too large for int64
+        except OverflowError:
+            raise fail("a box holds an integer too large for a float", name) from None
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < 0) | (arr[:, 3] < 0)
     if bad.any():

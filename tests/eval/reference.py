@@ -1,6 +1,6 @@
 """Independent, straightforward re-implementations of the reference evaluators.
 
-Written from eval.md §1.2-§1.4 and the peers' loops (TubeDETR ``hcstvg_eval.py`` /
+Written from docs/evaluation.md ("Protocols") and the peers' loops (TubeDETR ``hcstvg_eval.py`` /
 ``vidstg_eval.py``, STCAT ``hcstvg_eval.py`` / ``vidstg_eval.py`` + the GT construction of
 ``datasets/{hcstvg,vidstg}.py`` + ``engine/evaluate.py: linear_interp``), frame by frame, in
 plain Python, from the *raw* annotation dicts and the *peer-format* predictions. Nothing from

@@ -27,7 +27,7 @@ def raw_file(tmp_path: Path, v2: bool = False, **override) -> Path:
     rec.update(override)
     return write_json(
         tmp_path / ("val_v2.json" if v2 else "test.json"),
-        {"7_demoClipA.mp4": rec, "8_other.mkv": hcstvg_raw_record(600, 1, BOXES[:1])},
+        {"7_demoClipA.mp4": rec, "8_other.mkv": hcstvg_raw_record(600, 1, BOXES[:1], v2=v2)},
     )
 
 

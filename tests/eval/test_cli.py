@@ -59,7 +59,8 @@ def test_eval_hcstvg_writes_json_csv_and_plots(tmp_path: Path) -> None:
     assert "97.5" in result.output or "32.5" in result.output  # the table prints percentages
     assert "1 of 3 queries have no prediction" in result.output
     data = json.loads(out.read_text())
-    assert set(data) == KEYS
+    assert set(data) == KEYS | {"n_stcat_would_drop"}  # the stcat protocol counts its drops
+    assert data["n_stcat_would_drop"] == 0
     assert data["n_queries"] == 3 and data["n_missing"] == 1 and data["protocol"] == "stcat"
     assert data["m_vIoU"] == 0.975 / 3
     rows = list(csv.DictReader(per_query.open()))

@@ -1,4 +1,4 @@
-"""Hand-computed cases for every convention (eval.md §1.6 / §1.7)."""
+"""Hand-computed cases for every convention (docs/evaluation.md, "Conventions")."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def tube(start: int, end: int, box=BOX) -> Tube:
     return Tube(start, end, frames=[start], boxes=[box])
 
 
-# ----------------------------------------------------------------------------------- eval.md §1.6
+# ------------------------------------------------------------ the worked example of the docs
 def test_tubedetr_own_indexing_is_perfect() -> None:
     # 10 fps: TubeDETR samples the even frames; its GT is [st_frame, st_frame + 40) = [50, 90)
     rng = np.random.default_rng(0)

@@ -39,7 +39,7 @@ def _random_tube(rng: np.random.Generator, frame_count: int, around: tuple[int, 
     ps = int(np.clip(s0 + rng.integers(-length, length + 1), 0, frame_count - 1))
     if rng.random() < 0.05:  # far away
         ps = int(rng.integers(0, frame_count))
-    pe = int(np.clip(ps + rng.integers(1, 2 * length + 2), ps + 1, frame_count + 5))
+    pe = int(np.clip(ps + rng.integers(1, 2 * length + 2), ps + 1, frame_count))
     if rng.random() < 0.05:
         return Tube(ps, pe)  # no boxes at all
     count = int(rng.integers(1, max(2, (pe - ps) // 2)))
@@ -56,11 +56,11 @@ def _dense(tube: Tube) -> dict[int, list[list[float]]]:
 
 def _keyed(rng: np.random.Generator, frame_ids: list[int], frame_count: int, sted_float: bool):
     """A TubeDETR-style prediction: sted and boxes on some frames (sampled and others)."""
-    ps = float(rng.integers(0, frame_count))
-    pe = ps + float(rng.integers(1, frame_count))
+    ps = float(rng.integers(0, frame_count - 1))
+    pe = min(ps + float(rng.integers(1, frame_count)), frame_count - 1.0)
     if sted_float:
         ps += float(rng.uniform(0, 1))
-        pe += float(rng.uniform(0, 1))
+        pe += float(rng.uniform(0, 1))  # still inside the video
     keep = [f for f in frame_ids if rng.random() < 0.8]
     extra = rng.integers(0, frame_count, size=int(rng.integers(0, 5))).tolist()
     frames = sorted(set(keep) | set(extra))
