@@ -31,6 +31,7 @@ import numpy as np
 from tubescope.eval.fastjson import flatten, without_gc
 from tubescope.eval.predictions import Prediction
 from tubescope.types.boxseq import readonly
+from tubescope.types.schema import SCHEMA_VERSION
 
 __all__ = ["read_jsonl_fast"]
 
@@ -54,6 +55,7 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True):
     video_id: str | int | None = None
     query_id: str | int | None = None
     qtype: Any = None  # accepted and ignored (the category comes from the ground truth)
+    schema_version: Any = None  # checked by the precise reader when it is not the current one
 
 
 _DECODER = msgspec.json.Decoder(_Line)
@@ -122,6 +124,8 @@ def _read_piece(
         return None
     if any(line.video_id is None and line.query_id is None for line in lines):
         return None
+    if any(line.schema_version not in (None, SCHEMA_VERSION) for line in lines):
+        return None  # the precise reader says what is wrong with it
     tubes = [line.tube for line in lines if line.tube is not None]
     starts = np.fromiter((t.start_frame for t in tubes), dtype=np.int64, count=len(tubes))
     ends = np.fromiter((t.end_frame for t in tubes), dtype=np.int64, count=len(tubes))

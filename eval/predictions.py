@@ -62,6 +62,7 @@ from tubescope.errors import PredictionError, ValidationError
 from tubescope.jsonio import DuplicateKeyError, iter_jsonl, read_text, reject_duplicates
 from tubescope.types import GroundingResult, Tube
 from tubescope.types.boxseq import readonly
+from tubescope.types.schema import check_schema_version
 
 __all__ = [
     "PREDICTION_FORMATS",
@@ -84,7 +85,7 @@ _PART_NAMES = {
     "tubedetr": {"end": ".sted", "frames": "frames"},
 }
 
-_JSONL_KEYS = ("video_id", "query_id", "tube", "qtype")
+_JSONL_KEYS = ("schema_version", "video_id", "query_id", "tube", "qtype")
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +263,12 @@ def _parse_jsonl_record(obj: Any, path: str | None, line: int) -> Prediction:
                 "{'video_id', 'query_id'?, 'tube'} or a GroundingResult",
                 unknown[0],
             )
+        if "schema_version" in obj:
+            try:
+                check_schema_version(obj, "prediction")
+            except ValidationError as err:
+                problem, name = _validation_problem(err)
+                raise fail(problem, name) from None
         if "tube" not in obj:
             raise fail("missing", "tube")
         video_id = _id(obj.get("video_id"), fail, "video_id")

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,33 +39,11 @@ PREDICTIONS = "predictions.jsonl"
 FAILURES = "failures.jsonl"
 
 
-@functools.cache
-def _evaluator_reads_schema_version() -> bool:
-    """Whether the installed ``tubescope.eval`` JSONL reader accepts a ``schema_version`` key.
-
-    The reader refuses unknown keys (a typo would otherwise make a prediction "missing"), so a
-    row carries the key only when the evaluator of the same installation reads it: every
-    predictions file a run writes stays readable by ``tubescope eval``.
-    """
-    from tubescope.errors import PredictionError
-    from tubescope.eval.predictions import parse_jsonl
-    from tubescope.types.schema import SCHEMA_VERSION
-
-    try:
-        parse_jsonl(f'{{"schema_version": {SCHEMA_VERSION}, "video_id": "v", "tube": null}}')
-    except PredictionError:
-        return False
-    return True
-
-
 def prediction_row(video_id: str, query_id: str, tube: Any) -> dict[str, Any]:
     """One line of ``predictions.jsonl`` (``tube``: Tube JSON, or None for no answer)."""
     from tubescope.types.schema import SCHEMA_VERSION
 
-    row: dict[str, Any] = {"video_id": video_id, "query_id": query_id, "tube": tube}
-    if _evaluator_reads_schema_version():
-        row = {"schema_version": SCHEMA_VERSION, **row}
-    return row
+    return {"schema_version": SCHEMA_VERSION, "video_id": video_id, "query_id": query_id, "tube": tube}
 
 
 class RunLedger:

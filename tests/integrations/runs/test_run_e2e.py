@@ -24,7 +24,6 @@ from click.testing import CliRunner
 from tubescope.cli.main import cli
 from tubescope.eval import evaluate
 from tubescope.integrations.runs import run_dataset
-from tubescope.integrations.runs.ledger import _evaluator_reads_schema_version
 from tubescope.types.schema import SCHEMA_VERSION
 
 from tests.integrations.runs.helpers import dying_stub_backend, run_args
@@ -71,11 +70,8 @@ def test_run_completes_with_predictions_report_and_provenance(reference, hcstvg,
         json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()
     ]
     assert sorted(p["query_id"] for p in predictions) == sorted(good)
-    keys = {"video_id", "query_id", "tube"}
-    if _evaluator_reads_schema_version():
-        keys.add("schema_version")
-        assert all(p["schema_version"] == SCHEMA_VERSION for p in predictions)
-    assert all(set(p) == keys for p in predictions)
+    assert all(set(p) == {"schema_version", "video_id", "query_id", "tube"} for p in predictions)
+    assert all(p["schema_version"] == SCHEMA_VERSION for p in predictions)
     data = report(out)
     # the corrupt video: recorded with its error, scored 0 as a missing prediction, summarised
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]

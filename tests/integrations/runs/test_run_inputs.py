@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
+from tubescope.errors import AnnotationError
 from tubescope.integrations.runs import RunError, run_dataset
 
 from tests.engine.stub_backend import StubBackend
@@ -228,6 +229,7 @@ def test_a_corrupt_video_is_an_input_error_that_uses_no_retries(tmp_path, loads)
 
 
 def test_a_vidstg_segment_outside_its_video_is_a_bad_annotation(tmp_path, loads):
+    """The annotation file contradicts itself: refused in one line, before any model loads."""
     ds = write_vidstg(tmp_path / "data")
     data = json.loads(ds.annotations.read_text())
     entry = data["videos"][2]  # the second segment of the first video, moved past its end
@@ -236,19 +238,18 @@ def test_a_vidstg_segment_outside_its_video_is_a_bad_annotation(tmp_path, loads)
     boxes = data["trajectories"][entry["original_video_id"]][str(entry["target_id"])]
     boxes.update({str(f): {"bbox": [10, 10, 20, 20]} for f in range(60, 71)})
     ds.annotations.write_text(json.dumps(data))
-    result = run_dataset(
-        "vidstg",
-        ds.annotations,
-        ds.videos,
-        tmp_path / "out",
-        model=StubBackend(4, 4, 4),
-        proposals=ds.proposals,
-        decompositions="rules",
-        overrides={"num_frames": 4},
-    )
-    assert [(f["query_id"], f["cause"]) for f in result.failed] == [("2", "bad annotation")]
-    assert "outside" in result.failed[0]["error"]
-    assert len(records(result.predictions_path)) == 3
+    with pytest.raises(AnnotationError, match=r"record 2, field 'tube_end_frame': 69 runs past the video's 40 frames"):
+        run_dataset(
+            "vidstg",
+            ds.annotations,
+            ds.videos,
+            tmp_path / "out",
+            model="some/model",
+            proposals=ds.proposals,
+            decompositions="rules",
+            overrides={"num_frames": 4},
+        )
+    assert loads == []
 
 
 # ------------------------------------------------------------------------------ exit status 3

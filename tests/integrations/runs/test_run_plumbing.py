@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.errors import TubescopeError, VideoError
+from tubescope.errors import PredictionError, TubescopeError, VideoError
 from tubescope.eval import load_annotations
 from tubescope.integrations.runs import (
     JsonlLog,
@@ -257,19 +257,20 @@ def test_cli_errors_are_one_line_with_exit_code_2(hcstvg, tmp_path):
         assert expected in result.output
 
 
-def test_prediction_rows_carry_the_schema_version_once_the_evaluator_reads_it(monkeypatch):
+def test_prediction_rows_carry_the_schema_version_and_the_evaluator_reads_them(tmp_path):
+    from tubescope.eval.predictions import read_predictions
     from tubescope.integrations.runs import ledger
     from tubescope.types.schema import SCHEMA_VERSION
 
-    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: True)
-    assert ledger.prediction_row("v", "q", None) == {
-        "schema_version": SCHEMA_VERSION,
-        "video_id": "v",
-        "query_id": "q",
-        "tube": None,
-    }
-    monkeypatch.setattr(ledger, "_evaluator_reads_schema_version", lambda: False)
-    assert ledger.prediction_row("v", "q", None) == {"video_id": "v", "query_id": "q", "tube": None}
+    row = ledger.prediction_row("v", "q", None)
+    assert row == {"schema_version": SCHEMA_VERSION, "video_id": "v", "query_id": "q", "tube": None}
+    path = tmp_path / "predictions.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (prediction,) = read_predictions(path)
+    assert prediction.query_id == "q"
+    path.write_text(json.dumps({**row, "schema_version": 99}) + "\n")
+    with pytest.raises(PredictionError, match="schema_version.*newer tubescope"):
+        read_predictions(path)
 
 
 def test_predictions_from_a_newer_tubescope_are_refused_on_resume(hcstvg, tmp_path):
