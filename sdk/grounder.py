@@ -207,7 +207,8 @@ class Grounder:
         """The query's candidate tracks, or how to derive them from its spatial map."""
         if getattr(source, "needs_attention", False):
             def from_map(spatial: np.ndarray) -> list[Track]:
-                tracks = source.with_maps(spatial, encoded.frame_indices).tracks(video, None)
+                bound = source.with_maps(spatial, encoded.frame_indices, view=encoded.visual.view)
+                tracks = bound.tracks(video, None)
                 check_tracks_fit_video(tracks, video, source.name)
                 return tracks
 
@@ -261,6 +262,7 @@ class Grounder:
                 "model": getattr(self.backend, "model_id", None),
                 "family": getattr(self.backend, "family", None),
                 "config": self.config.to_dict(),
+                "view": list(encoded.visual.view),  # the part of the frame the maps' grid covers
             },
         )
 
