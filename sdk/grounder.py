@@ -90,6 +90,8 @@ class Grounder:
         dtype: str = "auto",
     ) -> None:
         source = _resolve_proposals(proposals)  # a bad spec fails before the model loads
+        # a rules or file decomposer is checked before the model loads too ("mllm" needs it)
+        early = None if decomposer in (None, "mllm") else _resolve_decomposer(decomposer, None)
         if isinstance(model, (str, os.PathLike)):
             from tubescope.engine.backends import detect_family, load_backend
 
@@ -103,7 +105,7 @@ class Grounder:
         self.config = config
         self.engine = Engine(backend, config)
         self.proposals = source
-        self.decomposer = _resolve_decomposer(decomposer, backend)
+        self.decomposer = early or _resolve_decomposer(decomposer, backend)
 
     # ------------------------------------------------------------------ public
     def ground(
