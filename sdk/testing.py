@@ -9,6 +9,10 @@ What each family writes is its adapter's ``tiny`` recipe
 ``load_backend(directory)`` loads it through the same path as a real checkpoint, so an
 integration can be tested end to end without downloading weights (the answers are random, of
 course; the shapes, token layout, prompts, attention capture and gradients are real).
+With ``like=FOLDER`` (a real checkpoint's files without its weights, e.g. a Hugging Face
+snapshot of the tokenizer and configs) the checkpoint is built like that one: its tokenizer,
+chat template, token ids, preprocessing and vision geometry are the real ones
+(:mod:`tubescope.engine.backends.realfiles`).
 
 Example:
     >>> import tempfile

@@ -216,10 +216,7 @@ def _like_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
             **{k: config[k] for k in _KEPT if k in config},
         }
     }
-    for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
-        content = real.json(name)
-        if content is not None:
-            files[name] = content
+    files.update(real.jsons("preprocessor_config.json", "video_preprocessor_config.json"))
     return files
 
 

@@ -289,10 +289,7 @@ def like_qwen_files(tiny: TinySpec, vision: dict[str, Any]) -> dict[str, dict[st
             "tie_word_embeddings": text["tie_word_embeddings"],
         }
     }
-    for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
-        content = real.json(name)
-        if content is not None:
-            files[name] = content
+    files.update(real.jsons("preprocessor_config.json", "video_preprocessor_config.json"))
     return files
 
 

@@ -150,6 +150,11 @@ class RealFiles:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ModelUnavailableError(f"{self.find(name)}: not valid JSON ({err})") from None
 
+    def jsons(self, *names: str) -> dict[str, Any]:
+        """``{name: JSON}`` of those of ``names`` that exist (real or documented)."""
+        found = {name: self.json(name) for name in names}
+        return {name: value for name, value in found.items() if value is not None}
+
     def require_json(self, name: str) -> Any:
         """Like :meth:`json`, but a missing file is an error naming the folders searched."""
         value = self.json(name)
