@@ -90,6 +90,8 @@ class Grounder:
         dtype: str = "auto",
     ) -> None:
         source = _resolve_proposals(proposals)  # a bad spec fails before the model loads
+        # a rules or file decomposer is checked before the model loads too ("mllm" needs it)
+        early = None if decomposer in (None, "mllm") else _resolve_decomposer(decomposer, None)
         if isinstance(model, (str, os.PathLike)):
             from tubescope.engine.backends import detect_family, load_backend
 
@@ -103,7 +105,7 @@ class Grounder:
         self.config = config
         self.engine = Engine(backend, config)
         self.proposals = source
-        self.decomposer = _resolve_decomposer(decomposer, backend)
+        self.decomposer = early or _resolve_decomposer(decomposer, backend)
 
     # ------------------------------------------------------------------ public
     def ground(
@@ -207,7 +209,8 @@ class Grounder:
         """The query's candidate tracks, or how to derive them from its spatial map."""
         if getattr(source, "needs_attention", False):
             def from_map(spatial: np.ndarray) -> list[Track]:
-                tracks = source.with_maps(spatial, encoded.frame_indices).tracks(video, None)
+                bound = source.with_maps(spatial, encoded.frame_indices, view=encoded.visual.view)
+                tracks = bound.tracks(video, None)
                 check_tracks_fit_video(tracks, video, source.name)
                 return tracks
 
@@ -261,6 +264,7 @@ class Grounder:
                 "model": getattr(self.backend, "model_id", None),
                 "family": getattr(self.backend, "family", None),
                 "config": self.config.to_dict(),
+                "view": list(encoded.visual.view),  # the part of the frame the maps' grid covers
             },
         )
 

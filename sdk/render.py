@@ -5,7 +5,10 @@ label (the query and the confidence, kept inside the frame) and a trace of the b
 along the bottom edge, a timeline bar of the per-frame temporal scores with the chosen span
 highlighted and a playhead; and, when a result carries attention maps and ``heatmap=True``,
 the spatial map tinting the regions the model attends to (cells at or above half the frame's
-peak; the rest of the frame keeps its pixels). Text size, line widths and the timeline's
+peak; the rest of the frame keeps its pixels), each cell drawn where the model saw it: the map
+is laid over the result's ``meta["view"]`` (the part of the frame the token grid covered, see
+:mod:`tubescope.engine.geometry`; the whole frame when absent), so a centre-cropped backend
+leaves the frame's sides untinted. Text size, line widths and the timeline's
 height follow the frame's size (:class:`Style`, from supervision's
 ``calculate_optimal_text_scale`` and ``calculate_optimal_line_thickness``), so labels stay
 readable from 320x240 to 4000x3000. A result whose ``video`` names another file is refused
@@ -170,6 +173,7 @@ class Renderer:
             for c in self.colours
         ]
         self._sampled = [np.asarray(r.sampled_frames) for r in self.results]
+        self._views = [_result_view(r) for r in self.results]
 
     def draw(self, index: int, frame_rgb: np.ndarray) -> np.ndarray:
         """The annotated copy of video frame ``index`` (RGB in, RGB out)."""
@@ -180,7 +184,8 @@ class Renderer:
         body = scene[: height - self.style.timeline_height]  # a view: labels stay above the timeline
         for k, result in enumerate(self.results):
             if self.heatmap and result.maps and "spatial" in result.maps and len(self._sampled[k]):
-                self._blend_heatmap(body, result.maps["spatial"], self._sampled[k], index)
+                self._blend_heatmap(body, result.maps["spatial"], self._sampled[k], index,
+                                    self._views[k], height)
             tube = result.tube
             if tube is None or index not in tube:
                 continue
@@ -197,7 +202,8 @@ class Renderer:
         self._timeline(scene, index)
         return cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)
 
-    def _blend_heatmap(self, body: np.ndarray, maps: np.ndarray, sampled: np.ndarray, index: int) -> None:
+    def _blend_heatmap(self, body: np.ndarray, maps: np.ndarray, sampled: np.ndarray, index: int,
+                       view: tuple[float, float, float, float], frame_height: int) -> None:
         import cv2
 
         nearest = int(np.argmin(np.abs(sampled - index)))
@@ -209,8 +215,7 @@ class Renderer:
         level = np.clip((grid / peak - HEATMAP_THRESHOLD) / (1 - HEATMAP_THRESHOLD), 0.0, 1.0)
         if not level.any():
             return
-        heat = cv2.resize(level, (body.shape[1], body.shape[0]), interpolation=cv2.INTER_LINEAR)
-        heat = np.clip(heat, 0.0, 1.0)
+        heat = _heat_on_frame(level, view, body.shape[1], frame_height)[: body.shape[0]]
         rows, cols = np.nonzero(heat > 0)
         if rows.size == 0:
             return
@@ -250,6 +255,37 @@ class Renderer:
                     cv2.line(bar, (x, base), (x, base - h), colour, thickness=stroke)
         playhead = x_of(index)
         cv2.line(bar, (playhead, 0), (playhead, tall - 1), (255, 255, 255), thickness=max(1, stroke // 2))
+
+
+def _result_view(result: GroundingResult) -> tuple[float, float, float, float]:
+    """The view a result's maps were computed through (``meta["view"]``; whole frame if none)."""
+    from tubescope.engine.geometry import FULL_VIEW, check_view
+
+    view = result.meta.get("view") if result.meta else None
+    if view is None:
+        return FULL_VIEW
+    try:
+        return check_view(view)
+    except (TypeError, ValueError) as err:
+        raise ValidationError(f"not a view (x0, y0, x1, y1): {err}", "meta.view") from None
+
+
+def _heat_on_frame(level: np.ndarray, view: tuple[float, float, float, float], width: int,
+                   height: int) -> np.ndarray:
+    """``(height, width)`` heat of a ``(rows, cols)`` grid laid over ``view`` of the frame (0
+    where the grid did not look), bilinear inside the view."""
+    import cv2
+
+    x0, y0, x1, y1 = view[0] * width, view[1] * height, view[2] * width, view[3] * height
+    w, h = max(1, int(round(x1 - x0))), max(1, int(round(y1 - y0)))
+    inside = np.clip(cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    heat = np.zeros((height, width), dtype=np.float32)
+    left, top = int(round(x0)), int(round(y0))
+    fx0, fy0 = max(0, left), max(0, top)
+    fx1, fy1 = min(width, left + w), min(height, top + h)
+    if fx1 > fx0 and fy1 > fy0:
+        heat[fy0:fy1, fx0:fx1] = inside[fy0 - top : fy1 - top, fx0 - left : fx1 - left]
+    return heat
 
 
 def _short(text: str, limit: int = 40) -> str:

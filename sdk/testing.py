@@ -9,6 +9,10 @@ What each family writes is its adapter's ``tiny`` recipe
 ``load_backend(directory)`` loads it through the same path as a real checkpoint, so an
 integration can be tested end to end without downloading weights (the answers are random, of
 course; the shapes, token layout, prompts, attention capture and gradients are real).
+With ``like=FOLDER`` (a real checkpoint's files without its weights, e.g. a Hugging Face
+snapshot of the tokenizer and configs) the checkpoint is built like that one: its tokenizer,
+chat template, token ids, preprocessing and vision geometry are the real ones
+(:mod:`tubescope.engine.backends.realfiles`).
 
 Example:
     >>> import tempfile
@@ -22,12 +26,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tubescope.engine.backends.families import TinySpec, adapter_class, tiny_families, tiny_recipe
+from tubescope.engine.backends.families import (
+    FamilyError,
+    TinySpec,
+    adapter_class,
+    tiny_families,
+    tiny_recipe,
+)
+from tubescope.engine.backends.realfiles import TOKENIZER_FILES, RealFiles
+from tubescope.errors import ModelUnavailableError
 
-__all__ = ["TINY_FAMILIES", "save_tiny_model", "tiny_tokenizer"]
+__all__ = ["TINY_FAMILIES", "save_tiny_model", "tiny_tokenizer", "real_tokenizer", "RealFiles"]
 
 #: the families :func:`save_tiny_model` can write: the registered families with a tiny recipe
 #: (:func:`~tubescope.engine.backends.families.tiny_families`), read each time it is asked for,
@@ -155,10 +168,53 @@ def tiny_tokenizer(family: str) -> Any:
     return tokenizer
 
 
+def real_tokenizer(real: RealFiles) -> Any:
+    """The tokenizer of real checkpoint files (:class:`RealFiles`), as transformers builds it
+    (from ``tokenizer.json``, or ``vocab.json`` + ``merges.txt``, or ``tokenizer.model``), with
+    the real chat template.
+
+    Raises:
+        ModelUnavailableError: no tokenizer can be built from the files, or an added token of
+            ``tokenizer_config.json`` did not get its id.
+    """
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        written = real.write(TOKENIZER_FILES, tmp)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(tmp, local_files_only=True)
+        except (OSError, ValueError, ImportError) as err:
+            raise ModelUnavailableError(
+                f"{real!r}: no tokenizer from {written}: {str(err).splitlines()[0]}"
+            ) from err
+    template = real.chat_template()
+    if template is not None:
+        tokenizer.chat_template = template
+    config = real.json("tokenizer_config.json") or {}
+    for token_id, token in (config.get("added_tokens_decoder") or {}).items():
+        got = tokenizer.convert_tokens_to_ids(token["content"])
+        if got != int(token_id):
+            raise ModelUnavailableError(
+                f"{real!r}: added token {token['content']!r} got id {got}, not {token_id}"
+            )
+    return tokenizer
+
+
+def _text_vocab_size(config: dict[str, Any]) -> int:
+    text = config.get("text_config") or {}
+    size = text.get("vocab_size", config.get("vocab_size"))
+    if size is None:
+        raise ModelUnavailableError("like: config.json has no vocab_size")
+    return int(size)
+
+
 def save_tiny_model(
     family: str,
     directory: str | os.PathLike[str],
     *,
+    like: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RealFiles | None = None,
     seed: int = 0,
     num_layers: int = 2,
     hidden_size: int = 64,
@@ -173,9 +229,19 @@ def save_tiny_model(
     ``num_layers`` layers of ``hidden_size`` with ``num_heads`` query and ``num_kv_heads`` key
     heads (grouped-query attention), vocabulary 1024. The same ``seed`` writes the same weights.
 
+    With ``like``, the checkpoint is built like a real one: ``like`` is a folder of its files
+    (a Hugging Face snapshot without the weights; ``.xz``-compressed files are read too) or a
+    list of folders searched in order. The tokenizer, chat template, special-token ids,
+    vocabulary size, preprocessor configs, generation config and vision geometry (patch,
+    merge and temporal patch sizes, attention windows, full-attention blocks, M-RoPE sections
+    scaled to the tiny head size) are the real ones; only the widths and depths are small and
+    the weights random. What the folders lack is taken from the family's documented values
+    (``TinyRecipe.documented``).
+
     Args:
         family: one of :data:`TINY_FAMILIES`.
         directory: created if missing; existing checkpoint files are overwritten.
+        like: real checkpoint files to build the checkpoint like (see above).
 
     Example:
         >>> import tempfile
@@ -188,14 +254,31 @@ def save_tiny_model(
 
     recipe = tiny_recipe(family)
     cls = adapter_class(family)
-    tokenizer = tiny_tokenizer(family)
-    vocab_size = 1024
+    real = None
+    if like is None:
+        tokenizer = tiny_tokenizer(family)
+        vocab_size = 1024
+    else:
+        if recipe.like is None:
+            raise FamilyError(f"family {family!r} cannot be built like real files (its recipe has no 'like')")
+        real = RealFiles.of(like, recipe.documented)
+        real_config = real.require_json("config.json")
+        if real_config.get("model_type") not in cls.model_types:
+            raise FamilyError(
+                f"like: config.json of {real!r} is a {real_config.get('model_type')!r} checkpoint, "
+                f"not one of family {family!r} ({', '.join(cls.model_types)})"
+            )
+        tokenizer = real_tokenizer(real)
+        vocab_size = _text_vocab_size(real_config)
     if len(tokenizer) > vocab_size:
         raise RuntimeError(
             f"tiny tokenizer has {len(tokenizer)} tokens, more than the model's {vocab_size}"
         )
-    spec = TinySpec(tokenizer, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads)
-    files = {name: dict(content) for name, content in recipe.files(spec).items()}
+    spec = TinySpec(
+        tokenizer, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads, real=real
+    )
+    make = recipe.files if real is None else recipe.like
+    files = {name: dict(content) for name, content in make(spec).items()}
     if "config.json" not in files:
         raise RuntimeError(f"{family}: the tiny recipe writes no config.json (files: {sorted(files)})")
     model_class = cls.transformers_class()
@@ -215,6 +298,8 @@ def save_tiny_model(
         torch.random.set_rng_state(state)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    if real is not None:  # the real generation and processor files, as the checkpoint has them
+        real.write(("generation_config.json", "chat_template.json"), path)
     for name, content in files.items():
         with open(path / name, "w", encoding="utf-8") as handle:
             json.dump(content, handle, indent=2)

@@ -63,6 +63,23 @@ def test_heatmap_is_blended_when_maps_are_present(clip, tmp_path):
     assert np.abs(without[frame].astype(int) - source[frame].astype(int))[:-TIMELINE_HEIGHT].mean() < 3
 
 
+def test_heatmap_is_laid_over_the_part_of_the_frame_the_model_saw(clip, tmp_path):
+    """A centre-cropping backend's map covers the middle of the frame only (its ``view``)."""
+    maps = {"spatial": np.ones((5, 4, 4), dtype=np.float32)}
+    maps["spatial"][:, 0, 0] = 0.0  # one cold cell: the map is not flat
+    view = [0.25, 0.0, 0.75, 1.0]
+    result = result_for(clip, maps=maps, meta={"view": view})
+    out = Video(render_result(clip.path, result, tmp_path / "view.mp4"))
+    source = Video(clip.path)
+    frame = 5  # outside the span: only the heat-map is drawn above the timeline
+    diff = np.abs(out[frame].astype(int) - source[frame].astype(int))[:-TIMELINE_HEIGHT].mean(axis=2)
+    assert diff[:, :75].mean() < 3 and diff[:, 245:].mean() < 3  # the sides: never seen, untinted
+    assert diff[60:, 85:235].mean() > 10  # inside the view: tinted
+    with pytest.raises(ValidationError, match="meta.view"):
+        render_result(clip.path, result_for(clip, maps=maps, meta={"view": [0.5, 0, 0.2, 1]}),
+                      tmp_path / "bad.mp4")
+
+
 def test_result_that_does_not_match_the_video(clip, tmp_path):
     late = GroundingResult("x", Tube(40, 90))
     with pytest.raises(ValidationError, match="ends at frame 90, but .*in.mp4 has 48 frames"):

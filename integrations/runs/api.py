@@ -374,6 +374,7 @@ class DatasetRun:
             overrides=dict(request.overrides),
             device=execution.device,
             dtype=execution.dtype,
+            decomposition_cache=str(request.out / "decompositions.json"),
         )
         if execution.ray:
             from tubescope.integrations.runs.executors import RayExecutor

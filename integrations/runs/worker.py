@@ -57,6 +57,8 @@ class WorkerSpec:
         config: a full ``GrounderConfig`` (wins over ``preset`` and ``overrides``).
         overrides: ``GrounderConfig`` fields to change in the preset (``{"num_frames": 8}``).
         device, dtype: where to load a model given by id (``"auto"``: CUDA bf16 when available).
+        decomposition_cache: a file that keeps the MLLM decomposer's answers per query text
+            (``OUT/decompositions.json``), or None.
     """
 
     model: Any
@@ -69,6 +71,7 @@ class WorkerSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     dtype: str = "auto"
+    decomposition_cache: str | None = None
 
 
 def _is_backend(obj: Any) -> bool:
@@ -141,6 +144,13 @@ class Worker:
             device=spec.device,
             dtype=spec.dtype,
         )
+        if spec.decomposition_cache is not None:
+            from tubescope.decompose import DecompositionCache, MLLMDecomposer
+
+            if isinstance(self.grounder.decomposer, MLLMDecomposer):  # slow: decompose once
+                self.grounder.decomposer = DecompositionCache(
+                    self.grounder.decomposer, spec.decomposition_cache
+                )
         self.resolver = VideoResolver(spec.videos)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 

@@ -57,4 +57,5 @@ def resolve_parts(query: str, parts: SubQueries) -> SubQueries:
         action=action or query,
         fell_back=fell_back,
         source=parts.source,
+        raw=parts.raw,
     )

@@ -1,10 +1,21 @@
 """Decomposition by the loaded multimodal LLM itself, with a few-shot prompt.
 
 The prompt follows the paper's decomposition instructions and its two published examples
-(research/method.md §4): the attribute is the target's noun phrase with its modifiers, the
-action keeps a generic subject and drops the attributes. The model must answer in exactly two
-lines, ``Attribute: ...`` and ``Action: ...``; anything else is a failure (the engine then
-falls back to the full query and records it).
+(README "The method in brief"): the attribute is the target's noun phrase with its modifiers,
+the action keeps a generic subject and drops the attributes. The model must answer in exactly
+two lines, ``Attribute: ...`` and ``Action: ...``; anything else is a failure (the engine then
+falls back to the full query and records it). Every shipped backend generates text
+(greedy, at most ``max_new_tokens``: :mod:`tubescope.engine.backends.generation`); the result's
+``sub_queries.raw`` keeps the generated text and ``sub_queries.fell_back`` says whether it
+parsed.
+
+Example (a scripted generator in place of a model):
+    >>> class Scripted:
+    ...     def generate_text(self, prompt, max_new_tokens=64):
+    ...         return "Attribute: the dog.\\nAction: The dog barks."
+    >>> parts = MLLMDecomposer(Scripted()).decompose("The dog barks.")
+    >>> parts.attribute, parts.action, parts.fell_back, parts.raw
+    ('the dog', 'The dog barks.', False, 'Attribute: the dog.\\nAction: The dog barks.')
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import re
 from typing import Protocol, runtime_checkable
 
 from tubescope.decompose.base import check_query
+from tubescope.errors import QueryError
 from tubescope.types import SubQueries
 
 __all__ = ["MLLMDecomposer", "TextGenerator", "FEW_SHOT_PROMPT", "parse_answer"]
@@ -78,7 +90,10 @@ class MLLMDecomposer:
 
     def __init__(self, generator: TextGenerator, max_new_tokens: int = 64) -> None:
         if not isinstance(generator, TextGenerator):
-            raise TypeError(f"{type(generator).__name__} cannot generate text (needs generate_text)")
+            raise QueryError(
+                f"decomposer 'mllm': {type(generator).__name__} cannot generate text (it has no "
+                "generate_text); use decomposer='rules' or a precomputed decomposition file"
+            )
         self.generator = generator
         self.max_new_tokens = max_new_tokens
         self._cache: dict[str, SubQueries] = {}
@@ -87,9 +102,13 @@ class MLLMDecomposer:
         text = check_query(query)
         if text not in self._cache:
             answer = self.generator.generate_text(FEW_SHOT_PROMPT.format(query=text), self.max_new_tokens)
+            if not isinstance(answer, str):
+                raise TypeError(f"generate_text returned {type(answer).__name__}, not str")
             parsed = parse_answer(answer)
             if parsed is None:
-                self._cache[text] = SubQueries(fell_back=True, source=self.name)
+                self._cache[text] = SubQueries(fell_back=True, source=self.name, raw=answer)
             else:
-                self._cache[text] = SubQueries(parsed[0], parsed[1], fell_back=False, source=self.name)
+                self._cache[text] = SubQueries(
+                    parsed[0], parsed[1], fell_back=False, source=self.name, raw=answer
+                )
         return self._cache[text]

@@ -9,8 +9,11 @@ in brief", and docs/proposals.md) still shows where the model looks.
    (``relative_to="frame"``) or the map's global maximum (``"global"``); frames whose maximum
    is below ``min_peak`` times the global maximum give nothing;
 2. connected components of those cells (``cv2.connectedComponentsWithStats``), the
-   ``max_per_frame`` strongest kept; a component's box is its cell extent scaled from the token
-   grid to video pixels (cell ``(i, j)`` covers ``[j*W/w, (j+1)*W/w) x [i*H/h, (i+1)*H/h)``);
+   ``max_per_frame`` strongest kept; a component's box is its cell extent placed on the video
+   frame through the backend's *view* (:mod:`tubescope.engine.geometry`: the part of the frame
+   the token grid covers; for the whole frame, cell ``(i, j)`` covers
+   ``[j*W/w, (j+1)*W/w) x [i*H/h, (i+1)*H/h)``; a centre-cropped view leaves the frame's sides
+   out), clipped to the frame;
 3. components are linked across frames by Hungarian matching (scipy) on
    ``(1 - IoU) + centre distance / frame diagonal``, with a constant-velocity prediction and
    a gate (``min_iou`` or ``max_centre_distance``); a chain may miss ``max_missed`` frames;
@@ -19,9 +22,9 @@ in brief", and docs/proposals.md) still shows where the model looks.
    component upsampled to video pixels as its mask.
 
 Engine hook: the engine computes the map first, then calls
-``source.with_maps(relative_map, sampled_frames).tracks(video, sampled_frames)``; sources with
-``needs_attention = True`` are handled this way. The result's ``proposal_source`` is
-``"attention"``.
+``source.with_maps(relative_map, sampled_frames, view=view).tracks(video, sampled_frames)``;
+sources with ``needs_attention = True`` are handled this way. The result's ``proposal_source``
+is ``"attention"``.
 
 Example:
     >>> import numpy as np
@@ -29,6 +32,9 @@ Example:
     >>> maps = np.zeros((3, 4, 4)); maps[:, 1, 1] = 1.0  # one hot cell on three frames
     >>> [t.boxes[0].tolist() for t in tracks_from_attention(maps, [0, 5, 10], 40, 40)]
     [[10.0, 10.0, 20.0, 20.0]]
+    >>> crop = (0.25, 0.0, 0.75, 1.0)  # the grid saw only the middle half of the width
+    >>> [t.boxes[0].tolist() for t in tracks_from_attention(maps, [0, 5, 10], 40, 40, view=crop)]
+    [[15.0, 10.0, 20.0, 20.0]]
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tubescope.engine.geometry import FULL_VIEW, GridGeometry
 from tubescope.errors import ProposalError
 from tubescope.eval.boxes import box_iou
 from tubescope.proposals.base import select_tracks
@@ -143,7 +150,7 @@ def _as_array(maps: Any) -> np.ndarray:
 
 
 def _components(
-    grid: np.ndarray, ref: float, gmax: float, width: int, height: int, cfg: AttentionConfig
+    grid: np.ndarray, ref: float, gmax: float, geometry: GridGeometry, cfg: AttentionConfig
 ) -> list[_Component]:
     import cv2
 
@@ -153,15 +160,17 @@ def _components(
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         binary, connectivity=cfg.connectivity
     )
-    h, w = grid.shape
-    sx, sy = width / w, height / h
+    xs = np.clip(geometry.x_edges, 0.0, geometry.width)
+    ys = np.clip(geometry.y_edges, 0.0, geometry.height)
     comps = []
     for label in range(1, count):
         left, top, cw, ch, area = (int(v) for v in stats[label])
         if area < cfg.min_area:
             continue
         cells = labels == label
-        box = np.array([left * sx, top * sy, (left + cw) * sx, (top + ch) * sy], dtype=np.float64)
+        box = np.array([xs[left], ys[top], xs[left + cw], ys[top + ch]], dtype=np.float64)
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue  # cells of a padded view that lie outside the frame
         comps.append(_Component(box, float(grid[cells].max()), cells))
     comps.sort(key=lambda c: -c.peak)
     return comps[: cfg.max_per_frame]
@@ -217,6 +226,8 @@ def tracks_from_attention(
     width: int,
     height: int,
     config: AttentionConfig | None = None,
+    *,
+    view: tuple[float, float, float, float] = FULL_VIEW,
 ) -> list[Track]:
     """Tracks segmented from attention maps over sampled frames.
 
@@ -227,6 +238,8 @@ def tracks_from_attention(
             merged by taking the maximum).
         width, height: the video's size in pixels.
         config: :class:`AttentionConfig`.
+        view: the part of the frame the token grid covers (``VisualTokens.view``, in fractions
+            of the frame: :mod:`tubescope.engine.geometry`); boxes and masks follow it.
 
     Returns:
         Tracks with ids 0, 1, ... in order of first frame, label ``"attention"``, boxes on the
@@ -250,6 +263,10 @@ def tracks_from_attention(
         raise ProposalError(f"frame indices must be non-negative integers, got {indices.tolist()}")
     if width < 1 or height < 1:
         raise ProposalError(f"video size must be positive, got {width}x{height}")
+    try:
+        geometry = GridGeometry(array.shape[1], array.shape[2], width, height, view)
+    except ValueError as err:
+        raise ProposalError(f"attention maps: {err}") from None
     order = np.argsort(indices, kind="stable")
     indices, array = indices[order].astype(np.int64), array[order]
     unique, start = np.unique(indices, return_index=True)
@@ -258,14 +275,14 @@ def tracks_from_attention(
     per_frame = []
     for frame, grid in zip(unique.tolist(), merged):
         ref = float(grid.max()) if cfg.relative_to == "frame" else gmax
-        per_frame.append((int(frame), _components(grid, ref, gmax, width, height, cfg)))
+        per_frame.append((int(frame), _components(grid, ref, gmax, geometry, cfg)))
     chains = [c for c in _link(per_frame, width, height, cfg) if len(c.frames) >= cfg.min_frames]
     chains.sort(key=lambda c: (c.frames[0], float(c.comps[0].box[0]), float(c.comps[0].box[1])))
     tracks = []
     for track_id, chain in enumerate(chains):
         masks = None
         if cfg.masks:
-            masks = tuple(_mask_rle(c.cells, width, height) for c in chain.comps)
+            masks = tuple(_mask_rle(c.cells, geometry) for c in chain.comps)
         tracks.append(
             Track(
                 track_id,
@@ -279,11 +296,19 @@ def tracks_from_attention(
     return tracks
 
 
-def _mask_rle(cells: np.ndarray, width: int, height: int) -> dict[str, Any]:
-    h, w = cells.shape
-    rows = (np.arange(height) * h // height).clip(0, h - 1)
-    cols = (np.arange(width) * w // width).clip(0, w - 1)
-    return Track.encode_mask(cells[np.ix_(rows, cols)])
+def _cell_of_pixel(edges: np.ndarray, size: int) -> np.ndarray:
+    """The cell index of each pixel centre ``0.5 .. size - 0.5`` (-1: outside the grid)."""
+    index = np.searchsorted(edges, np.arange(size) + 0.5, side="right") - 1
+    index[(index < 0) | (index >= len(edges) - 1)] = -1
+    return index
+
+
+def _mask_rle(cells: np.ndarray, geometry: GridGeometry) -> dict[str, Any]:
+    rows = _cell_of_pixel(geometry.y_edges, geometry.height)
+    cols = _cell_of_pixel(geometry.x_edges, geometry.width)
+    padded = np.zeros((cells.shape[0] + 1, cells.shape[1] + 1), dtype=bool)
+    padded[:-1, :-1] = cells  # index -1 reads the False border: pixels the grid did not see
+    return Track.encode_mask(padded[np.ix_(rows, cols)])
 
 
 class AttentionProposals:
@@ -314,11 +339,20 @@ class AttentionProposals:
         self.config = config or AttentionConfig()
         self._maps: np.ndarray | None = None
         self._frames: np.ndarray | None = None
+        self._view: tuple[float, float, float, float] = FULL_VIEW
         self._cache: dict[tuple[int, int], list[Track]] = {}
 
-    def with_maps(self, maps: Any, frame_indices: Sequence[int] | np.ndarray) -> AttentionProposals:
-        """A copy bound to the engine's ``(frames, h, w)`` map over ``frame_indices``."""
+    def with_maps(
+        self,
+        maps: Any,
+        frame_indices: Sequence[int] | np.ndarray,
+        *,
+        view: tuple[float, float, float, float] = FULL_VIEW,
+    ) -> AttentionProposals:
+        """A copy bound to the engine's ``(frames, h, w)`` map over ``frame_indices``, whose
+        grid covers ``view`` of the frame (``VisualTokens.view``)."""
         bound = AttentionProposals(self.config)
+        bound._view = tuple(float(v) for v in view)  # type: ignore[assignment]
         bound._maps = _as_array(maps)
         bound._frames = np.asarray(frame_indices).reshape(-1)
         if bound._frames.size != bound._maps.shape[0]:
@@ -347,7 +381,7 @@ class AttentionProposals:
         key = (video.width, video.height)
         if key not in self._cache:
             self._cache[key] = tracks_from_attention(
-                self._maps, self._frames, video.width, video.height, self.config
+                self._maps, self._frames, video.width, video.height, self.config, view=self._view
             )
         return select_tracks(self._cache[key], frames)
 

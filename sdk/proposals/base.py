@@ -20,7 +20,8 @@ Contract every source follows:
 * A source whose tracks depend on the query (a text-prompted detector) also has
   ``for_query(query) -> ProposalSource``; call :func:`bind_query` rather than checking for it.
 * A source that needs the engine's attention maps has ``needs_attention = True`` and
-  ``with_maps(maps, frame_indices) -> ProposalSource`` (see :mod:`tubescope.proposals.attention`).
+  ``with_maps(maps, frame_indices, view=...) -> ProposalSource``, ``view`` being the part of
+  the frame the map's grid covers (see :mod:`tubescope.proposals.attention`).
 
 Example:
     >>> import numpy as np

@@ -32,7 +32,7 @@ RESULT_JSON_FIELDS = (
     "maps",
     "meta",
 )
-SUB_QUERY_FIELDS = ("attribute", "action", "fell_back", "source")
+SUB_QUERY_FIELDS = ("attribute", "action", "fell_back", "source", "raw")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class SubQueries:
     """The decomposition of a query into its attribute (spatial) and action (temporal) parts.
 
     ``fell_back`` is True when decomposition failed and the full query was used instead;
-    ``source`` names the decomposer (``"mllm"``, ``"rules"``, ``"precomputed"``, ...).
+    ``source`` names the decomposer (``"mllm"``, ``"rules"``, ``"precomputed"``, ...); ``raw``
+    is what the decomposer produced before parsing (the MLLM's generated text), when it has one.
 
     Example:
         >>> SubQueries("the man in red", "someone sits down", source="rules").to_dict()["fell_back"]
@@ -51,9 +52,10 @@ class SubQueries:
     action: str | None = None
     fell_back: bool = False
     source: str | None = None
+    raw: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("attribute", "action", "source"):
+        for name in ("attribute", "action", "source", "raw"):
             _optional_str(getattr(self, name), f"sub_queries.{name}")
         if not isinstance(self.fell_back, bool):
             raise ValidationError(f"expected true or false, got {self.fell_back!r}", "sub_queries.fell_back")

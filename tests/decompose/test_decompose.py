@@ -178,7 +178,9 @@ def test_mllm_decomposer_parses_strictly_and_caches():
     generator = ScriptedGenerator("Attribute: the girl in red.\nAction: The girl jumps.")
     decomposer = MLLMDecomposer(generator)
     parts = decomposer.decompose("The girl in red jumps.")
-    assert parts == SubQueries("the girl in red", "The girl jumps.", False, "mllm")
+    assert parts == SubQueries(
+        "the girl in red", "The girl jumps.", False, "mllm", raw=generator.answer
+    )
     decomposer.decompose("The girl in red jumps.")
     assert len(generator.prompts) == 1
     assert "Sentence: The girl in red jumps." in generator.prompts[0]
@@ -198,6 +200,7 @@ def test_mllm_decomposer_parses_strictly_and_caches():
 def test_mllm_decomposer_falls_back_on_malformed_answers(answer):
     parts = MLLMDecomposer(ScriptedGenerator(answer)).decompose("The girl in red jumps.")
     assert parts.fell_back and parts.attribute is None
+    assert parts.raw == answer  # what the model said is kept, parsed or not
 
 
 def test_parse_answer_ignores_trailing_chatter():
@@ -205,7 +208,7 @@ def test_parse_answer_ignores_trailing_chatter():
 
 
 def test_mllm_decomposer_needs_a_generator():
-    with pytest.raises(TypeError, match="cannot generate text"):
+    with pytest.raises(QueryError, match=r"^decomposer 'mllm': object cannot generate text"):
         MLLMDecomposer(object())
 
 

@@ -24,7 +24,8 @@ Counters (``backend.counters``, a plain dict the engine may read and reset):
 * ``prefix_passes``: language-model forwards of a shared prefix;
 * ``forward_passes``: language-model forwards that end in a question's logits (one per
   question per :meth:`prefill`: a suffix forward, or a full forward when nothing is shared);
-* ``forward_tokens``: tokens pushed through the language model by all of those.
+* ``forward_tokens``: tokens pushed through the language model by all of those;
+* ``generated_tokens``: tokens produced by :meth:`~TransformersBackend.generate_text`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tubescope.engine.backends import capture as _capture
 from tubescope.engine.backends import families as _families
 from tubescope.engine.backends.base import PrefillOutput, Prompt, TokenLayout, VisualTokens
 from tubescope.engine.backends.pixels import PreprocessorConfig, check_frames
+from tubescope.engine.geometry import FULL_VIEW
 from tubescope.engine.backends.prefill import (
     fork_cache,
     resolve_layers,
@@ -45,11 +47,18 @@ from tubescope.engine.backends.prefill import (
     shared_prefix_length,
 )
 from tubescope.engine.backends.prompting import ChatTemplate, answer_token_ids, tokenize_prompt
-from tubescope.errors import ModelUnavailableError
+from tubescope.engine.backends.generation import greedy_generate
+from tubescope.errors import ModelUnavailableError, QueryError
 
 __all__ = ["TransformersBackend"]
 
-COUNTER_NAMES = ("vision_encodes", "prefix_passes", "forward_passes", "forward_tokens")
+COUNTER_NAMES = (
+    "vision_encodes",
+    "prefix_passes",
+    "forward_passes",
+    "forward_tokens",
+    "generated_tokens",
+)
 
 
 class TransformersBackend:
@@ -188,6 +197,16 @@ class TransformersBackend:
         """Visual tokens per placeholder: the whole video, or one entry per temporal group."""
         return [visual.num_tokens]
 
+    def frame_view(self, height: int, width: int) -> tuple[float, float, float, float]:
+        """The part ``(x0, y0, x1, y1)`` (fractions) of a ``height x width`` frame the token grid
+        covers after this family's preprocessing (:attr:`VisualTokens.view`); the whole frame
+        unless the adapter crops or pads."""
+        return FULL_VIEW
+
+    def _text_position_ids(self, start: int, length: int) -> torch.Tensor:
+        """Position ids of ``length`` text tokens after ``start`` others (no video)."""
+        return torch.arange(start, start + length, device=self.device)[None]
+
     def _group_seconds(self, visual: VisualTokens) -> list[float] | None:
         """The time of each temporal group, for templates that print it."""
         return None
@@ -217,7 +236,10 @@ class TransformersBackend:
             embeds, layout, extra = self._encode_frames(frames, **kwargs)
         self.counters["vision_encodes"] += 1
         embeds = embeds.detach().to(self.dtype)
-        return VisualTokens(embeds=embeds, layout=layout, frame_indices=indices, extra=extra)
+        view = self.frame_view(frames.shape[1], frames.shape[2])
+        return VisualTokens(
+            embeds=embeds, layout=layout, frame_indices=indices, extra=extra, view=view
+        )
 
     def prompt(self, question: str, visual: VisualTokens) -> Prompt:
         """Chat-template ``question`` after the video placeholder of ``visual``."""
@@ -348,6 +370,20 @@ class TransformersBackend:
                     )
                 )
         return outputs
+
+    def generate_text(self, prompt: str, max_new_tokens: int = 64) -> str:
+        """Greedy text-only generation (:mod:`.generation`): ``prompt`` as one user turn of
+        the family's chat template, at most ``max_new_tokens`` new tokens, no sampling.
+        Makes the backend a :class:`tubescope.decompose.TextGenerator`."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise QueryError("the generation prompt is empty")
+        text = self.template.text_only(prompt)
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if self.template.add_bos:
+            ids = [self.tokenizer.bos_token_id, *ids]
+        new = greedy_generate(self, ids, int(max_new_tokens))
+        self.counters["generated_tokens"] += len(new)
+        return str(self.tokenizer.decode(new, skip_special_tokens=True))
 
     # ------------------------------------------------------------------ helpers
 

@@ -50,7 +50,12 @@ gradients to the visual prompt), the frozen model and the yes/no ids; the adapte
             named_tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
             chat_template=CHATML_CHAT_TEMPLATE,
             files=_tiny_files,  # TinySpec -> {"config.json": {...}, "preprocessor_config.json": {...}}
+            like=_like_files,   # the same from real files (TinySpec.real): save_tiny_model(like=...)
         )
+
+An adapter whose preprocessing crops or pads the frame also overrides ``frame_view`` (the part
+of the frame the token grid covers, :attr:`VisualTokens.view`); text generation for the MLLM
+decomposer (``generate_text``) comes with the base class.
 
 Defining the class registers it (:mod:`tubescope.engine.backends.families`, where
 ``PaperSettings`` and ``TinyRecipe`` are documented); nothing else lists families:

@@ -139,9 +139,13 @@ class TinySpec:
     requested from :func:`tubescope.testing.save_tiny_model`.
 
     Attributes:
-        tokenizer: the family's tiny tokenizer (its special tokens already added).
-        vocab_size: logits of the language model (at least ``len(tokenizer)``).
+        tokenizer: the family's tiny tokenizer (its special tokens already added), or the real
+            checkpoint's tokenizer when built ``like`` real files.
+        vocab_size: logits of the language model (at least ``len(tokenizer)``; the real
+            config's vocabulary size when built ``like`` real files).
         hidden_size, num_layers, num_heads, num_kv_heads: the language model's size.
+        real: the :class:`~tubescope.engine.backends.realfiles.RealFiles` the checkpoint is
+            built like, or None for a fully synthetic one.
     """
 
     tokenizer: Any
@@ -150,6 +154,7 @@ class TinySpec:
     num_layers: int
     num_heads: int
     num_kv_heads: int
+    real: Any = None
 
     def __post_init__(self) -> None:
         head_dim = self.hidden_size // self.num_heads
@@ -225,6 +230,15 @@ class TinyRecipe:
             a real checkpoint has them: ``"config.json"`` holds the model config's fields
             (given to the model class's config class), every other entry (``
             "preprocessor_config.json"``, ...) is written as it is.
+        like: ``TinySpec -> {file name: JSON object}`` like ``files``, for a checkpoint built
+            like real files (``save_tiny_model(..., like=PATH)``, ``TinySpec.real``): the real
+            config shrunk to small widths and depths with its token ids, vision geometry and
+            rotary sections kept, and the real preprocessor configs. None: the family cannot
+            be built like real files.
+        documented: ``{file name: JSON object}``, what the family's published checkpoint has
+            where the given real folders lack a file (values from its model card or its
+            transformers conversion), e.g. the added tokens of a tokenizer given only as
+            ``tokenizer.model``.
 
     Example:
         >>> from tubescope.engine.backends.families import tiny_recipe
@@ -237,10 +251,13 @@ class TinyRecipe:
     named_tokens: Mapping[str, str]
     chat_template: str
     files: Callable[[TinySpec], Mapping[str, Mapping[str, Any]]]
+    like: Callable[[TinySpec], Mapping[str, Mapping[str, Any]]] | None = None
+    documented: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specials", tuple(self.specials))
         object.__setattr__(self, "named_tokens", MappingProxyType(dict(self.named_tokens)))
+        object.__setattr__(self, "documented", _frozen(self.documented))
         stray = sorted(set(self.named_tokens.values()) - set(self.specials))
         if stray:
             raise FamilyError(f"TinyRecipe.named_tokens: {stray} are not in specials")

@@ -20,6 +20,8 @@ shuffle by ``downsample_ratio`` (0.5: 32 x 32 patches -> 16 x 16 tokens), projec
 Options:
     system (str | None): the system turn; default InternVL's official system message, ``None``
         for no system turn.
+    frame_fit ("squash" | "crop" | "pad", "squash"): how a frame becomes the tower's square
+        (``tubescope.engine.backends.llava``); one 448 px tile per frame, squashed, by default.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class InternVLBackend(LlavaVideoBackend):
         "image_mean": IMAGENET_MEAN,
         "image_std": IMAGENET_STD,
     }
-    option_defaults: ClassVar[dict[str, Any]] = {"system": INTERNVL_SYSTEM}
+    option_defaults: ClassVar[dict[str, Any]] = {"system": INTERNVL_SYSTEM, "frame_fit": "squash"}
     paper: ClassVar[PaperSettings | None] = None  # not a backbone of the official code
     tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
         specials=(

@@ -18,6 +18,8 @@ layout; ``"none"`` drops it). :meth:`VisualTokens.reversed_frames` keeps the new
 Options:
     pool_stride (int, 2): spatial pooling stride (bilinear, output ``ceil(S / stride)``).
     newline ("one_token" | "none", "one_token"): the trailing newline token.
+    frame_fit ("squash" | "crop" | "pad", "squash"): how a frame becomes the tower's square
+        (``tubescope.engine.backends.llava``); the checkpoint's video processor squashes.
 """
 
 from __future__ import annotations
@@ -72,7 +74,11 @@ class LlavaOnevisionBackend(LlavaVideoBackend):
         "image_mean": (0.5, 0.5, 0.5),
         "image_std": (0.5, 0.5, 0.5),
     }
-    option_defaults: ClassVar[dict[str, Any]] = {"pool_stride": 2, "newline": "one_token"}
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "pool_stride": 2,
+        "newline": "one_token",
+        "frame_fit": "squash",
+    }
     # the official OV scripts: 20 frames at 336 px pooled with stride 5 (6 x 6 tokens a frame),
     # the grounding token at -3; one LRA step on HC-STVG-v1
     paper: ClassVar[PaperSettings | None] = PaperSettings(

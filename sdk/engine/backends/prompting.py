@@ -50,6 +50,8 @@ class ChatTemplate:
             temporal group, a ``str.format`` pattern with ``{index}`` (1-based), ``{seconds}``
             (the group's time) and ``{placeholder}``.
         frame_separator: text between two groups' blocks.
+        text_head: ``head`` of a turn without video (Qwen's head ends with
+            ``<|vision_start|>``, which a text-only turn does not have); None: ``head``.
     """
 
     head: str
@@ -59,6 +61,7 @@ class ChatTemplate:
     add_bos: bool = False
     frame_format: str | None = None
     frame_separator: str = "\n"
+    text_head: str | None = None
 
     def video_text(self, groups: int = 1, seconds: Sequence[float] | None = None) -> str:
         if self.frame_format is None:
@@ -76,6 +79,11 @@ class ChatTemplate:
 
     def text(self, question: str, groups: int = 1, seconds: Sequence[float] | None = None) -> str:
         return f"{self.head}{self.video_text(groups, seconds)}{self.middle}{question}{self.tail}"
+
+    def text_only(self, message: str) -> str:
+        """One user turn with no video, then the assistant's turn opened (for generation)."""
+        head = self.head if self.text_head is None else self.text_head
+        return f"{head}{message}{self.tail}"
 
 
 @dataclass(frozen=True)

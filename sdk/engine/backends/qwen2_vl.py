@@ -49,6 +49,8 @@ from tubescope.engine.backends.pixels import (
     resize_frames,
 )
 from tubescope.engine.backends.prompting import ChatTemplate
+from tubescope.engine.backends.realfiles import scale_block_indexes, scale_sections
+from tubescope.errors import ModelUnavailableError
 
 __all__ = ["Qwen2VLBackend", "Qwen25VLBackend", "CHATML_SYSTEM", "CHATML_CHAT_TEMPLATE"]
 
@@ -136,24 +138,27 @@ def _tiny_qwen_files(tiny: TinySpec, vision: dict[str, Any]) -> dict[str, dict[s
     }
 
 
-def _tiny_qwen2_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
-    vision = {
-        "depth": 2,
-        "embed_dim": 32,
-        "hidden_size": tiny.hidden_size,
-        "num_heads": 2,
-        "mlp_ratio": 2,
-    }
-    return _tiny_qwen_files(tiny, vision)
+def _qwen2_vl_tower(tiny: TinySpec) -> dict[str, Any]:
+    return {"depth": 2, "embed_dim": 32, "hidden_size": tiny.hidden_size, "num_heads": 2, "mlp_ratio": 2}
 
 
-def _tiny_qwen25_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
-    vision = {
+def _qwen25_vl_tower(tiny: TinySpec) -> dict[str, Any]:
+    return {
         "depth": 2,
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_heads": 2,
         "out_hidden_size": tiny.hidden_size,
+    }
+
+
+def _tiny_qwen2_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    return _tiny_qwen_files(tiny, _qwen2_vl_tower(tiny))
+
+
+def _tiny_qwen25_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    vision = {
+        **_qwen25_vl_tower(tiny),
         "fullatt_block_indexes": [1],
         "window_size": 112,
         "tokens_per_second": 2,
@@ -161,7 +166,131 @@ def _tiny_qwen25_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
     return _tiny_qwen_files(tiny, vision)
 
 
+def _like_qwen2_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    return like_qwen_files(tiny, _qwen2_vl_tower(tiny))
+
+
+def _like_qwen25_vl_files(tiny: TinySpec) -> dict[str, dict[str, Any]]:
+    return like_qwen_files(tiny, _qwen25_vl_tower(tiny))
+
+
+# Qwen2-VL-7B-Instruct's published config.json, preprocessor_config.json and
+# generation_config.json (the fields a tiny checkpoint keeps): a Qwen2-VL checkpoint built like
+# real files whose folders hold only its tokenizer takes them from here.
+_QWEN2_VL_DOCUMENTED = {
+    "config.json": {
+        "model_type": "qwen2_vl",
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+        "vision_start_token_id": 151652,
+        "vision_end_token_id": 151653,
+        "vision_token_id": 151654,
+        "image_token_id": 151655,
+        "video_token_id": 151656,
+        "hidden_act": "silu",
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "tie_word_embeddings": False,
+        "vision_config": {
+            "depth": 32,
+            "embed_dim": 1280,
+            "mlp_ratio": 4,
+            "num_heads": 16,
+            "in_chans": 3,
+            "hidden_size": 3584,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "spatial_patch_size": 14,
+            "temporal_patch_size": 2,
+        },
+        "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+        "vocab_size": 152064,
+    },
+    "preprocessor_config.json": {
+        "min_pixels": 3136,
+        "max_pixels": 12845056,
+        "patch_size": 14,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "image_mean": list(OPENAI_CLIP_MEAN),
+        "image_std": list(OPENAI_CLIP_STD),
+        "image_processor_type": "Qwen2VLImageProcessor",
+        "processor_class": "Qwen2VLProcessor",
+    },
+    "generation_config.json": {
+        "bos_token_id": 151643,
+        "pad_token_id": 151643,
+        "do_sample": True,
+        "eos_token_id": [151645, 151643],
+        "repetition_penalty": 1.05,
+        "temperature": 0.1,
+        "top_k": 1,
+        "top_p": 0.001,
+    },
+}
+
+
 _QWEN_TOKENS = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
+
+#: config fields of the real checkpoint kept as they are in a tiny one built like it.
+_QWEN_TOKEN_FIELDS = (
+    "image_token_id",
+    "video_token_id",
+    "vision_start_token_id",
+    "vision_end_token_id",
+    "vision_token_id",
+)
+_QWEN_VISION_GEOMETRY = (
+    "patch_size",
+    "spatial_merge_size",
+    "temporal_patch_size",
+    "in_chans",
+    "in_channels",
+    "window_size",
+    "tokens_per_second",
+    "hidden_act",
+)
+
+
+def like_qwen_files(tiny: TinySpec, vision: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A tiny Qwen2-VL / Qwen2.5-VL checkpoint like the real files ``tiny.real``: the real token
+    ids, vocabulary size, rope base, M-RoPE sections (scaled to the tiny head size) and vision
+    geometry; ``vision`` holds the tower's tiny widths and depth (its full-attention blocks,
+    if the tower has any, are the real ones scaled to that depth); the real preprocessor files."""
+    real = tiny.real
+    config = real.require_json("config.json")
+    text_real = {**config, **(config.get("text_config") or {})}  # flat (Qwen2/2.5) or nested
+    rope = text_real.get("rope_parameters") or text_real.get("rope_scaling") or {}
+    sections = rope.get("mrope_section")
+    if not sections:
+        raise ModelUnavailableError(f"{real!r}: config.json has no mrope_section")
+    theta = rope.get("rope_theta", text_real.get("rope_theta", 10000.0))
+    text = tiny.text_config(
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": float(theta),
+            "mrope_section": scale_sections(sections, tiny.head_dim // 2),
+        },
+        **{k: text_real[k] for k in ("bos_token_id", "eos_token_id", "rms_norm_eps", "hidden_act")
+           if k in text_real},
+        tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+    )
+    vision_real = config["vision_config"]
+    tower = {**{k: vision_real[k] for k in _QWEN_VISION_GEOMETRY if k in vision_real}, **vision}
+    if "fullatt_block_indexes" in vision_real:
+        tower["fullatt_block_indexes"] = scale_block_indexes(
+            vision_real["fullatt_block_indexes"], int(vision_real["depth"]), int(vision["depth"])
+        )
+    files: dict[str, dict[str, Any]] = {
+        "config.json": {
+            "text_config": text,
+            "vision_config": tower,
+            **{k: config[k] for k in _QWEN_TOKEN_FIELDS if k in config},
+            "tie_word_embeddings": text["tie_word_embeddings"],
+        }
+    }
+    files.update(real.jsons("preprocessor_config.json", "video_preprocessor_config.json"))
+    return files
 
 
 class Qwen2VLBackend(TransformersBackend):
@@ -172,7 +301,12 @@ class Qwen2VLBackend(TransformersBackend):
     model_class_name: ClassVar[str] = "Qwen2VLForConditionalGeneration"
     paper: ClassVar[PaperSettings | None] = _QWEN_PAPER
     tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
-        _QWEN_SPECIALS, _QWEN_TOKENS, CHATML_CHAT_TEMPLATE, _tiny_qwen2_vl_files
+        _QWEN_SPECIALS,
+        _QWEN_TOKENS,
+        CHATML_CHAT_TEMPLATE,
+        _tiny_qwen2_vl_files,
+        like=_like_qwen2_vl_files,
+        documented=_QWEN2_VL_DOCUMENTED,
     )
     preprocessor_defaults: ClassVar[dict[str, Any]] = {
         "patch_size": 14,
@@ -193,6 +327,7 @@ class Qwen2VLBackend(TransformersBackend):
             placeholder="<|video_pad|>",
             middle="<|vision_end|>",
             tail="<|im_end|>\n<|im_start|>assistant\n",
+            text_head=CHATML_SYSTEM + "<|im_start|>user\n",
         )
 
     # ---------------------------------------------------------------- geometry
@@ -302,6 +437,10 @@ class Qwen2VLBackend(TransformersBackend):
     def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:
         return {}
 
+    def _text_position_ids(self, start: int, length: int) -> torch.Tensor:
+        # M-RoPE: text tokens have the same temporal, height and width position
+        return super()._text_position_ids(start, length)[None].expand(3, 1, length)
+
     def _position_ids(self, input_ids: torch.Tensor, visual: VisualTokens) -> torch.Tensor:
         types = (input_ids == self.placeholder_id).to(torch.int32) * 2  # 0 text, 2 video
         positions, _ = self.model.model.get_rope_index(
@@ -322,7 +461,11 @@ class Qwen25VLBackend(Qwen2VLBackend):
     model_class_name: ClassVar[str] = "Qwen2_5_VLForConditionalGeneration"
     paper: ClassVar[PaperSettings | None] = _QWEN_PAPER
     tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
-        _QWEN_SPECIALS, _QWEN_TOKENS, CHATML_CHAT_TEMPLATE, _tiny_qwen25_vl_files
+        _QWEN_SPECIALS,
+        _QWEN_TOKENS,
+        CHATML_CHAT_TEMPLATE,
+        _tiny_qwen25_vl_files,
+        like=_like_qwen25_vl_files,
     )
 
     def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import torch
 from tubescope.testing import TINY_FAMILIES, save_tiny_model
 
 from tests.engine.backends.helpers import load_cpu
+from tests.engine.backends.real_files import REAL_FAMILIES, like
 
 
 class PerFamily(dict):
@@ -45,6 +46,23 @@ def backends(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
 
 @pytest.fixture(params=TINY_FAMILIES)
 def family(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def real_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny checkpoints built like real files (tests/engine/backends/real_files.py)."""
+    root = tmp_path_factory.mktemp("real_models")
+    return PerFamily(lambda family: save_tiny_model(family, root / family, like=like(family)))
+
+
+@pytest.fixture(scope="session")
+def real_backends(real_dirs: dict[str, Path]) -> dict[str, Any]:
+    return PerFamily(lambda family: load_cpu(real_dirs[family]))
+
+
+@pytest.fixture(params=REAL_FAMILIES)
+def real_family(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 

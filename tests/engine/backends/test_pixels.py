@@ -14,7 +14,7 @@ from tubescope.engine.backends.pixels import (
     rescale_normalize,
 )
 
-from tests.engine.backends.helpers import random_frames
+from tests.engine.backends.helpers import load_cpu, random_frames
 
 
 @pytest.mark.parametrize(("height", "width"), [(112, 112), (100, 150), (211, 97), (300, 400)])
@@ -81,10 +81,11 @@ def test_llava_onevision_pixels_equal_official_processor(backends):
     assert np.array_equal(ours, official.reshape(ours.shape))
 
 
-def test_llava_next_video_pixels_equal_clip_processor(backends):
+def test_llava_next_video_pixels_equal_clip_processor(tiny_dirs):
+    """frame_fit="crop" is the checkpoint processor's preprocessing, bit for bit."""
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-    backend = backends["llava-next-video"]
+    backend = load_cpu(tiny_dirs["llava-next-video"], frame_fit="crop")
     pre = backend.preprocessor
     frames = random_frames(2, 120, 170, seed=4)
     official = CLIPImageProcessorPil(
@@ -96,6 +97,7 @@ def test_llava_next_video_pixels_equal_clip_processor(backends):
     ours = backend.pixel_values(frames)
     assert ours.shape == (2, 3, 112, 112)
     assert np.array_equal(ours, official)
+    assert backend.frame_view(120, 170) == (23 / 158, 0.0, 135 / 158, 1.0)  # columns 23..135 of 158
 
 
 def test_preprocessor_config_reading(tmp_path):
