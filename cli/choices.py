@@ -3,7 +3,8 @@
 ``tubescope --help`` and every command's import stay free of torch; the choices of
 ``tubescope demo --family`` come from the model-family registry
 (:mod:`tubescope.engine.backends.families`) when that option is parsed or its help shown, and
-so import the adapter modules then.
+so import the adapter modules then. ``--dataset`` of ``eval``, ``run`` and ``ground`` reads the
+dataset table (:mod:`tubescope.eval.datasets`), so a registered dataset is offered at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 
-__all__ = ["LazyChoice", "tiny_family_choice"]
+__all__ = ["LazyChoice", "dataset_choice", "tiny_family_choice"]
 
 
 class LazyChoice(click.Choice):
@@ -41,3 +42,14 @@ def _tiny_families() -> tuple[str, ...]:
 def tiny_family_choice() -> LazyChoice:
     """The model families :func:`tubescope.testing.save_tiny_model` can write."""
     return LazyChoice(_tiny_families)
+
+
+def _datasets() -> tuple[str, ...]:
+    from tubescope.eval.datasets import dataset_names
+
+    return dataset_names()
+
+
+def dataset_choice() -> LazyChoice:
+    """The datasets of the dataset table (``--dataset``)."""
+    return LazyChoice(_datasets)

@@ -17,37 +17,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tubescope.eval.datasets import dataset_names
+from tubescope.cli.choices import dataset_choice
 
-__all__ = ["DatasetChoice", "eval_command"]
+__all__ = ["eval_command"]
 
 _PROTOCOLS = ("tubedetr", "stcat")
 _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 
 
-class DatasetChoice(click.Choice):  # type: ignore[type-arg]
-    """``click.Choice`` over the dataset table's names (``--dataset`` of every command)."""
-
-    def __init__(self) -> None:
-        super().__init__(())
-
-    @property  # type: ignore[override]
-    def choices(self) -> tuple[str, ...]:
-        return dataset_names()
-
-    @choices.setter
-    def choices(self, value: Any) -> None:  # click sets it in __init__; the table decides
-        pass
-
-
 @click.command("eval")
 @click.option(
     "--dataset",
-    type=DatasetChoice(),
+    type=dataset_choice(),
     required=True,
     help="Benchmark the annotations belong to (checked against the file's fields).",
 )

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tubescope.cli.choices import dataset_choice
 from tubescope.cli.progress import frame_progress
 from tubescope.cli.quiet import quiet_ffmpeg
 
@@ -22,7 +23,7 @@ DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
               help="Model id (from the Hugging Face cache) or a local checkpoint directory.")
 @click.option("--preset", type=click.Choice(["default", "paper"]), default="default", show_default=True,
               help="'paper' reproduces the official per-backbone configuration.")
-@click.option("--dataset", type=click.Choice(["hcstvg-v1", "hcstvg-v2", "vidstg"]), default=None,
+@click.option("--dataset", type=dataset_choice(), default=None,
               help="With --preset paper: the official temporal window of this dataset.")
 @click.option("--proposals", "proposals", default=None,
               help="Candidate tracks: precomputed:PATH, detector:grounding-dino, detector:owlv2 or attention "

@@ -24,12 +24,13 @@ from typing import Any
 
 import click
 
+from tubescope.cli.choices import dataset_choice
+
 __all__ = ["run_command", "EXIT_QUERIES_FAILED", "EXIT_INTERRUPTED"]
 
 EXIT_QUERIES_FAILED = 3
 EXIT_INTERRUPTED = 130
 
-_DATASETS = ("hcstvg-v1", "hcstvg-v2", "vidstg")
 
 
 def _quiet_transformers() -> None:
@@ -66,7 +67,7 @@ def _canonical_command() -> str:
 
 @click.command("run")
 @click.option(
-    "--dataset", type=click.Choice(_DATASETS), required=True, help="Benchmark of the annotations."
+    "--dataset", type=dataset_choice(), required=True, help="Benchmark of the annotations."
 )
 @click.option(
     "--annotations",

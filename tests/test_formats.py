@@ -207,14 +207,14 @@ def test_cctv_folder_source_reads_every_container(corpus: dict[str, CorpusFile |
 
 
 def test_run_finds_and_opens_every_container(corpus: dict[str, CorpusFile | str], tmp_path: Path) -> None:
-    from tubescope.integrations.runs.plan import VideoResolver, open_video
+    from tubescope.integrations.runs.plan import open_video, video_files
 
     files = one_per_container(corpus)
     for k, found in enumerate(files):
         folder = tmp_path / f"part{k % 2}"
         folder.mkdir(exist_ok=True)
         shutil.copyfile(found.path, folder / f"{found.name}{found.path.suffix}")
-    resolver = VideoResolver(tmp_path)
+    resolver = video_files("vidstg", tmp_path)  # a nested layout: videos in sub-folders
     for found in files:
         path = resolver.resolve(found.name)
         assert path.name == f"{found.name}{found.path.suffix}"

@@ -82,12 +82,13 @@ from tubescope.eval.table import results_table  # re-exported: the table of a ru
 from tubescope.integrations.runs.inputs import InputCheck, check_inputs, require_some_videos
 from tubescope.integrations.runs.ledger import FAILURES, PREDICTIONS, RunLedger
 from tubescope.integrations.runs.manifest import Manifest, Session, agreed_resolution, unique
+from tubescope.eval.datasets import VideoFiles
 from tubescope.integrations.runs.plan import (
     RunError,
     VideoJob,
-    VideoResolver,
     plan_jobs,
     select_queries,
+    video_files,
 )
 from tubescope.integrations.runs.report import (
     REPORT,
@@ -139,7 +140,7 @@ class RunPlan:
 
     selected: list[Any]
     jobs: list[VideoJob]
-    resolver: VideoResolver
+    resolver: VideoFiles
     sampled_frames: int | None
 
 
@@ -311,7 +312,7 @@ class DatasetRun:
         queries = load_annotations(request.annotations, request.dataset, boxes_dir=request.boxes)
         selected = select_queries(queries, limit=request.limit, shard=request.shard)
         jobs = plan_jobs(selected, lowercase=request.query_transform == "lowercase")
-        resolver = VideoResolver(request.videos)
+        resolver = video_files(request.dataset, request.videos)
         require_some_videos(jobs, resolver)
         return RunPlan(selected, jobs, resolver, request.sampled_frames(ray=self.execution.ray))
 

@@ -15,14 +15,14 @@ Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> from tubescope.synthetic import make_clip
-    >>> from tubescope.integrations.runs import VideoJob, VideoResolver
+    >>> from tubescope.integrations.runs import VideoJob, video_files
     >>> root = Path(tempfile.mkdtemp())
     >>> _ = make_clip(root / "a.mp4", num_frames=6)
     >>> jobs = [VideoJob("a", ("qa",), ("a dog",)), VideoJob("b", ("qb",), ("a cat",))]
-    >>> checked = check_inputs(jobs, VideoResolver(root), num_frames=4)
+    >>> checked = check_inputs(jobs, video_files("hcstvg-v2", root), num_frames=4)
     >>> [j.video_id for j in checked.ready], [(f.job.video_id, f.cause) for f in checked.failures]
     (['a'], [('b', 'missing video')])
-    >>> check_inputs(jobs, VideoResolver(root), num_frames=8).failures[0].error.problem
+    >>> check_inputs(jobs, video_files("hcstvg-v2", root), num_frames=8).failures[0].error.problem
     'has 6 frames, fewer than the 8 sampled per video (lower --set num_frames)'
 """
 
@@ -37,13 +37,8 @@ from typing import Any
 
 from tubescope.errors import AnnotationError, ProposalError, TubescopeError, VideoError
 from tubescope.integrations.runs.failures import failure_record
-from tubescope.integrations.runs.plan import (
-    RunError,
-    VideoJob,
-    VideoResolver,
-    open_video,
-    segment_span,
-)
+from tubescope.eval.datasets import VideoFiles
+from tubescope.integrations.runs.plan import RunError, VideoJob, open_video
 
 __all__ = ["InputFailure", "InputCheck", "check_inputs", "require_some_videos"]
 
@@ -74,7 +69,7 @@ class InputCheck:
     failures: list[InputFailure] = field(default_factory=list)
 
 
-def require_some_videos(jobs: Sequence[VideoJob], resolver: VideoResolver) -> None:
+def require_some_videos(jobs: Sequence[VideoJob], resolver: VideoFiles) -> None:
     """RunError naming ``--videos`` when not one video of ``jobs`` is found under it."""
     ids = list(dict.fromkeys(job.video_id for job in jobs))
     if not ids:
@@ -96,7 +91,7 @@ def require_some_videos(jobs: Sequence[VideoJob], resolver: VideoResolver) -> No
 
 def check_inputs(
     jobs: Sequence[VideoJob],
-    resolver: VideoResolver,
+    resolver: VideoFiles,
     *,
     num_frames: int | None,
     proposals: Path | None = None,
@@ -127,7 +122,7 @@ def check_inputs(
 
 def _check(
     job: VideoJob,
-    resolver: VideoResolver,
+    resolver: VideoFiles,
     num_frames: int | None,
     proposals: Path | None,
     annotations: str | os.PathLike[str] | None,
@@ -142,7 +137,7 @@ def _check(
         return InputFailure(job, "unreadable video", err)
     try:
         frames = video.frame_count
-        span = segment_span(job.segment, frames)
+        span = job.span(frames)
         if job.segment is not None and span is None:
             begin, end = job.segment
             return InputFailure(

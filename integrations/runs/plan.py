@@ -10,11 +10,13 @@
   and video number k (0-based) goes to shard ``k % n``. Every segment of a video lands in the same
   shard, the shards are disjoint, their union is the whole set, and the split depends only on the
   set of video ids (not on file order or on the machine).
-* **Video files** (:class:`VideoResolver`): ``DIR/<video_id><ext>`` for the usual video
-  extensions (``.mp4``, ``.mkv``, ``.webm``, ...), else any file ``<video_id><ext>`` in a
-  sub-directory of ``DIR`` at any depth (VidOR ships ``video/<group>/<vid>.mp4``). Two matches
-  are an error naming both. HC-STVG ids are the annotation keys without their extension (the
-  official v1 videos are one flat folder; ``1_aMYcLyh9OhU.mkv`` is found by its stem).
+* **Video files** (:func:`video_files`): the dataset's video layout from the dataset table
+  (:class:`tubescope.eval.datasets.VideoLayout`): ``DIR/<video_id><ext>`` for the usual video
+  extensions, else a file of that stem in a sub-directory (VidOR ships
+  ``video/<group>/<vid>.mp4``). Two matches are an error naming both.
+* **Segments** (:meth:`VideoJob.span`): where the dataset's family restricts queries to a
+  ``used_segment`` (VidSTG), frames are sampled inside it only; the table says so
+  (:class:`tubescope.eval.datasets.Family`).
 """
 
 from __future__ import annotations
@@ -22,23 +24,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from tubescope.errors import TubescopeError, VideoError
+from tubescope.errors import TubescopeError
 from tubescope.eval.annotations import GTQuery
+from tubescope.eval.datasets import VideoFiles, get_dataset, get_family
 from tubescope.formats import VIDEO_EXTENSIONS
 from tubescope.integrations.runs.dataset_rules import job_segment
 
 __all__ = [
     "RunError",
     "VideoJob",
-    "VideoResolver",
     "VIDEO_EXTENSIONS",
     "parse_shard",
     "open_video",
     "plan_jobs",
-    "segment_span",
     "select_queries",
+    "video_files",
 ]
 
 
@@ -55,12 +56,21 @@ class VideoJob:
         query_ids, queries: the queries' ids and their text (same order).
         segment: VidSTG ``used_segment`` as written in the file (``begin_fid``, ``end_fid``,
             end inclusive); None for HC-STVG (the whole video).
+        family: the dataset family of the queries (``GTQuery.dataset``), whose table record
+            says how a segment becomes frames (:meth:`span`).
     """
 
     video_id: str
     query_ids: tuple[str, ...]
     queries: tuple[str, ...]
     segment: tuple[int, int] | None = None
+    family: str | None = None
+
+    def span(self, frame_count: int) -> tuple[int, int] | None:
+        """The half-open frames to sample (None: the whole video), from the family's rule."""
+        if self.segment is None or self.family is None:
+            return None
+        return get_family(self.family).segment_span(self.segment, frame_count)
 
     @property
     def name(self) -> str:
@@ -74,7 +84,11 @@ class VideoJob:
         wanted = set(query_ids)
         pairs = [(q, t) for q, t in zip(self.query_ids, self.queries) if q in wanted]
         return VideoJob(
-            self.video_id, tuple(q for q, _ in pairs), tuple(t for _, t in pairs), self.segment
+            self.video_id,
+            tuple(q for q, _ in pairs),
+            tuple(t for _, t in pairs),
+            self.segment,
+            self.family,
         )
 
 
@@ -132,84 +146,23 @@ def plan_jobs(queries: Sequence[GTQuery], *, lowercase: bool = False) -> list[Vi
     jobs = []
     for (video_id, segment), members in groups.items():
         texts = tuple(q.query.lower() if lowercase else q.query for q in members)
-        jobs.append(VideoJob(video_id, tuple(q.query_id for q in members), texts, segment))
+        ids = tuple(q.query_id for q in members)
+        jobs.append(VideoJob(video_id, ids, texts, segment, members[0].dataset))
     return jobs
 
 
-def segment_span(segment: tuple[int, int] | None, frame_count: int) -> tuple[int, int] | None:
-    """The half-open frame span to sample for a VidSTG ``used_segment`` (end_fid inclusive).
-
-    Clipped to the decoded video (annotation frame counts can exceed it by a frame or two);
-    None (the whole video) when there is no segment or it lies outside the video.
-
-    Example:
-        >>> segment_span((10, 99), 100), segment_span((10, 150), 100), segment_span(None, 100)
-        ((10, 100), (10, 100), None)
-    """
-    if segment is None:
-        return None
-    begin, end = int(segment[0]), min(int(segment[1]) + 1, frame_count)
-    if not 0 <= begin < end:
-        return None
-    return begin, end
-
-
-class VideoResolver:
-    """Find the file of a video id under the videos directory (rules in the module docstring).
-
-    The recursive index of ``root`` is built on the first id that is not found flat, once.
+def video_files(dataset: str, root: str | os.PathLike[str]) -> VideoFiles:
+    """The video-file resolver of ``dataset``'s layout under ``root`` (the dataset table).
 
     Example:
         >>> import os, tempfile
         >>> root = tempfile.mkdtemp()
         >>> os.makedirs(os.path.join(root, "0001"))
         >>> open(os.path.join(root, "0001", "2727682922.mp4"), "wb").close()
-        >>> VideoResolver(root).resolve("2727682922").relative_to(root).as_posix()
+        >>> video_files("vidstg", root).resolve("2727682922").relative_to(root).as_posix()
         '0001/2727682922.mp4'
     """
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self._index: dict[str, list[Path]] | None = None
-
-    def _build_index(self) -> dict[str, list[Path]]:
-        index: dict[str, list[Path]] = {}
-        for folder, _dirs, files in os.walk(self.root, followlinks=True):
-            for name in files:
-                stem, ext = os.path.splitext(name)
-                if ext.lower() in VIDEO_EXTENSIONS:
-                    index.setdefault(stem, []).append(Path(folder) / name)
-        for paths in index.values():
-            paths.sort()
-        return index
-
-    def resolve(self, video_id: str) -> Path:
-        """The video's path; :class:`~tubescope.errors.VideoError` when there is none or two."""
-        if not self.root.is_dir():
-            raise VideoError(self.root, "videos directory not found (or not a directory)")
-        direct = self.root / video_id
-        if os.path.splitext(video_id)[1].lower() in VIDEO_EXTENSIONS and direct.is_file():
-            return direct
-        flat = [self.root / f"{video_id}{ext}" for ext in VIDEO_EXTENSIONS]
-        found = [p for p in flat if p.is_file()]
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            if self._index is None:
-                self._index = self._build_index()
-            found = self._index.get(video_id, [])
-        if not found:
-            raise VideoError(
-                self.root / video_id,
-                f"no video file for {video_id!r}: looked for {video_id}.{{mp4,mkv,webm,...}} in "
-                f"{self.root} and its sub-directories",
-            )
-        if len(found) > 1:
-            names = ", ".join(str(p) for p in found[:3])
-            raise VideoError(
-                self.root / video_id, f"{len(found)} files match video {video_id!r}: {names}"
-            )
-        return found[0]
+    return get_dataset(dataset).videos.files(root)
 
 
 def open_video(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]

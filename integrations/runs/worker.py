@@ -36,7 +36,7 @@ from typing import Any
 
 from tubescope.errors import TubescopeError
 from tubescope.integrations.runs.failures import INPUT_ERRORS, failure_record
-from tubescope.integrations.runs.plan import VideoJob, VideoResolver, open_video, segment_span
+from tubescope.integrations.runs.plan import VideoJob, open_video, video_files
 
 __all__ = ["WorkerSpec", "Worker", "model_description"]
 
@@ -50,7 +50,7 @@ class WorkerSpec:
             returning one (use an id or a callable with Ray: each actor builds its own).
         dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"`` (selects the paper window).
         preset: ``"default"`` or ``"paper"``.
-        videos: the videos directory (see :class:`~tubescope.integrations.runs.plan.VideoResolver`).
+        videos: the videos directory (laid out as the dataset table says, :func:`~tubescope.integrations.runs.plan.video_files`).
         proposals: a proposal spec string (``"precomputed:DIR"``, ``"attention"``, ...), a
             proposal source object, or None (the grounder's default).
         decomposer: ``"rules"``, ``"mllm"``, a decomposition JSON path, a decomposer, or None.
@@ -151,7 +151,7 @@ class Worker:
                 self.grounder.decomposer = DecompositionCache(
                     self.grounder.decomposer, spec.decomposition_cache
                 )
-        self.resolver = VideoResolver(spec.videos)
+        self.resolver = video_files(spec.dataset, spec.videos)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     # ------------------------------------------------------------------ info
@@ -211,7 +211,7 @@ class Worker:
     def _attempt(self, job: VideoJob) -> dict[str, tuple[bool, Any]]:
         try:
             video = open_video(self.resolver.resolve(job.video_id))
-            span = segment_span(job.segment, video.frame_count)
+            span = job.span(video.frame_count)
         except Exception as err:  # noqa: BLE001 - every failure is recorded, never raised
             failure = (False, (err, traceback.format_exc()))
             return dict.fromkeys(job.query_ids, failure)

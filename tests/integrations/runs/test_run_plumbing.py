@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tubescope.cli.main import cli
-from tubescope.errors import PredictionError, TubescopeError, VideoError
+from tubescope.errors import PredictionError, TubescopeError
 from tubescope.eval import load_annotations
 from tubescope.integrations.runs import (
     JsonlLog,
     RunError,
-    VideoResolver,
     parse_shard,
     plan_jobs,
     run_dataset,
@@ -98,23 +97,6 @@ def test_vidstg_jobs_group_by_video_and_segment_and_sample_inside_it(tmp_path):
     ]  # one encoding per job
     assert sorted(r["query_id"] for r in records(result.predictions_path)) == ["0", "1", "2", "3"]
     assert set(result.summary["metrics"]) >= {"declarative", "interrogative"}
-
-
-def test_video_resolver_flat_nested_missing_and_ambiguous(tmp_path):
-    (tmp_path / "a.mkv").write_bytes(b"x")
-    (tmp_path / "g1").mkdir()
-    (tmp_path / "g1" / "b.mp4").write_bytes(b"x")
-    (tmp_path / "g2").mkdir()
-    (tmp_path / "g1" / "c.mp4").write_bytes(b"x")
-    (tmp_path / "g2" / "c.webm").write_bytes(b"x")
-    resolver = VideoResolver(tmp_path)
-    assert resolver.resolve("a") == tmp_path / "a.mkv"
-    assert resolver.resolve("a.mkv") == tmp_path / "a.mkv"
-    assert resolver.resolve("b") == tmp_path / "g1" / "b.mp4"
-    with pytest.raises(VideoError, match="2 files match"):
-        resolver.resolve("c")
-    with pytest.raises(VideoError, match="no video file for 'zz'"):
-        resolver.resolve("zz")
 
 
 # ------------------------------------------------------------------------------- the log
