@@ -136,7 +136,13 @@ def greedy_window(scores: torch.Tensor, center: int, frames_thre: int) -> np.nda
 class OfficialModel:
     """A tiny checkpoint loaded with its transformers class, eager attention, as the scripts do."""
 
-    def __init__(self, model_dir: str | Path, family: str, dtype: torch.dtype = torch.float64) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        family: str,
+        dtype: torch.dtype = torch.float64,
+        decode_steps: tuple[int, int] = (0, 0),
+    ) -> None:
         from transformers import AutoTokenizer
 
         import transformers
@@ -150,6 +156,10 @@ class OfficialModel:
         model_class = getattr(transformers, classes[family])
         self.model = model_class.from_pretrained(model_dir, attn_implementation="eager", dtype=dtype)
         self.dtype = dtype
+        # generate(max_new_tokens=N) decodes N - 1 more tokens after the prefill (10 in LRA, 5 at
+        # inference: (9, 4)); they change no decision, only the cost (bench/engine.py runs them)
+        self.decode_steps = decode_steps
+        self.decoded = 0
         self.model.eval()
         self.model.requires_grad_(False)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -256,10 +266,29 @@ class OfficialModel:
             inputs_embeds=inputs,
             attention_mask=torch.ones(1, length, dtype=torch.long),
             output_attentions=attentions,
-            use_cache=False,
+            use_cache=max(self.decode_steps) > 0,
             **kwargs,
         )
+        steps = self.decode_steps[1] if attentions else self.decode_steps[0]
+        if steps:
+            self._decode(out, length, attentions, steps)
         return out.logits[0, -1], out.attentions if attentions else None, at, len(ids) - 1
+
+    def _decode(self, out: Any, length: int, attentions: bool, steps: int) -> None:
+        """The rest of greedy ``generate``: more tokens with the KV cache (cost only)."""
+        cache, token = out.past_key_values, out.logits[0, -1].argmax()
+        with torch.no_grad():
+            for step in range(steps):
+                kwargs: dict[str, Any] = {}
+                if self.family == "qwen2-vl":
+                    kwargs["position_ids"] = torch.full((3, 1, 1), length + step)
+                step_out = self.model(
+                    inputs_embeds=self.model.get_input_embeddings()(token.reshape(1, 1)),
+                    attention_mask=torch.ones(1, length + step + 1, dtype=torch.long),
+                    past_key_values=cache, output_attentions=attentions, use_cache=True, **kwargs,
+                )
+                cache, token = step_out.past_key_values, step_out.logits[0, -1].argmax()
+                self.decoded += 1
 
     def margin(self, visual: torch.Tensor, question: str) -> torch.Tensor:
         """``z_yes - z_no`` of ``question`` (the LRA passes need no attention weights: they run
