@@ -19,7 +19,7 @@ where ours equals the oracle's. Prints a table and writes ``bench/results/engine
 vision tower of the random model is tiny, so the official way's repeated encodes cost less
 here than with a real 7B model's ViT: the ratio is a lower bound.
 
-    python bench/engine.py [--layers 8] [--hidden 256] [--dataset hcstvg-v1] [--clips 2]
+    python bench/engine.py [--layers 8] [--hidden 256] [--dataset hcstvg-v1] [--clips 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ def main() -> None:
                         help="paper settings of this dataset (hcstvg-v1: 10 frames at 224 px for Qwen2-VL)")
     parser.add_argument("--clips", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (on a shared 2-core machine more threads slow small models down)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     work = Path(tempfile.mkdtemp(prefix="tubescope-bench-"))
     model_dir = save_tiny_model("qwen2-vl", work / "model", num_layers=args.layers, hidden_size=args.hidden,
@@ -108,7 +110,7 @@ def main() -> None:
 
     print(f"\nper query, {queries} queries on {args.clips} clips, Qwen2-VL random model ({args.layers} layers, "
           f"hidden {args.hidden}), paper preset for {args.dataset}: {config.num_frames} frames at 224 px, "
-          f"LRA {config.lra_steps} steps, TAS (median of {args.repeats})")
+          f"LRA {config.lra_steps} steps, TAS, {args.threads} torch thread(s) (median of {args.repeats})")
     print(f"{'pipeline':<10}{'s/query':>10}{'ratio':>9}")
     print(f"{'official':<10}{official_s:>10.3f}{1.0:>8.2f}x")
     print(f"{'ours':<10}{ours_s:>10.3f}{official_s / ours_s:>8.2f}x")

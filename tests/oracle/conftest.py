@@ -7,11 +7,11 @@ costs more than it gains on matrices this small.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tubescope.testing import save_tiny_model
 
 from tests.oracle.official import OfficialModel
+from tests.torch_threads import one_torch_thread
 
 PAPER_FAMILIES = ("llava-next-video", "llava-onevision", "qwen2-vl")
 TINY = dict(hidden_size=32, num_heads=2, num_kv_heads=1)
@@ -19,10 +19,8 @@ TINY = dict(hidden_size=32, num_heads=2, num_kv_heads=1)
 
 @pytest.fixture(scope="package", autouse=True)
 def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="package")
