@@ -143,3 +143,12 @@ def test_prefix_sharing_keeps_the_official_decisions(family, tmp_path, tiny_dirs
         assert result.track_id == ids[theirs.track] and outcome.sampled_span == theirs.window
         relative_close(outcome.temporal.grid, theirs.temporal, "temporal map", 1e-4)
         norm_close(outcome.spatial.lra.prompt.numpy(), theirs.prompts["spatial"], "spatial prompt", 1e-4)
+
+
+def test_the_oracle_shares_no_code_with_the_engine():
+    """The oracle and its cases import without ``tubescope.engine`` (so a bug cannot be shared)."""
+    from tests.fresh_python import run_python
+
+    proc = run_python("import tests.oracle.official, tests.oracle.cases; print('ok')",
+                      blocked=("tubescope.engine", "tubescope.grounder"))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
