@@ -76,6 +76,11 @@ def ground_command(
         payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         out.write_text(json.dumps(payload))
     _summary(results, opened, Console())
+    if config.sample_frames == "proposals" and any(r.meta.get("sampled_over") == "video" for r in results):
+        console.print(
+            "note: frames were sampled over the video, not over proposal frames (sample_frames): "
+            f"the {proposals or 'attention'} proposals have none before grounding"
+        )
     if render_to is not None:
         from tubescope.render import render_result
 

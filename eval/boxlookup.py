@@ -63,6 +63,16 @@ class PredictedBoxes:
         )
         self.tube = np.array([p is not None and p.mode == "tube" for p in predictions], dtype=bool)
         self.interpolate = self.tube | (interpolate_keyed & has_knots)
+        # gaps of "tube" predictions (frames where the tube's track does not exist): no box
+        gap_q = [q for q, p in enumerate(predictions) if p is not None and len(p.gaps)]
+        if gap_q:
+            gaps = np.concatenate([predictions[q].gaps for q in gap_q])  # type: ignore[union-attr]
+            owners = np.repeat(gap_q, [len(predictions[q].gaps) for q in gap_q])  # type: ignore[union-attr]
+            self.gap_stride = int(gaps[:, 1].max()) + 2
+            self.gap_keys = owners * self.gap_stride + gaps[:, 0]
+            self.gap_ends = owners * self.gap_stride + gaps[:, 1]
+        else:
+            self.gap_keys = None
 
     def at(self, q: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Boxes ``(m, 4)`` on frames ``f`` of queries ``q`` and a mask of those that exist."""
@@ -79,6 +89,13 @@ class PredictedBoxes:
         in_span = (f >= self.start[q]) & (f < self.end[q])
         in_knots = (f >= self.first[q]) & (f <= self.last[q])
         has = np.where(tube, in_span & knots, np.where(self.interpolate[q], in_knots, exact))
+        if self.gap_keys is not None:
+            key_g = q * self.gap_stride + np.minimum(f, self.gap_stride - 1)
+            g = np.searchsorted(self.gap_keys, key_g, side="right") - 1
+            hit = (g >= 0) & (key_g < self.gap_ends[np.maximum(g, 0)]) & (f < self.gap_stride - 1)
+            hit &= self.gap_keys[np.maximum(g, 0)] // self.gap_stride == q
+            has &= ~hit
+            exact &= ~hit
         out[exact] = self.boxes[pos[exact]]
         need = has & ~exact
         if need.any():

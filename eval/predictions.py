@@ -97,9 +97,11 @@ class Prediction:
             TubeDETR-format files (``start == end`` means "no answer").
         frames, boxes: frames that carry a box (strictly increasing) and their xyxy boxes.
         query_id / video_id: what identifies the GT query (see :mod:`tubescope.eval.matching`).
-        mode: ``"tube"``: Tube semantics, a box on every frame of the span, interpolated
-            between ``frames`` and held at the ends; ``"keyed"``: boxes only on ``frames``
-            (the ``stcat`` protocol interpolates between them).
+        mode: ``"tube"``: Tube semantics, a box on every frame of the span outside ``gaps``,
+            interpolated between ``frames`` and held at the ends; ``"keyed"``: boxes only on
+            ``frames`` (the ``stcat`` protocol interpolates between them).
+        gaps: ``(n, 2)`` half-open frame ranges of a ``"tube"`` prediction with no box (the
+            tube's :attr:`~tubescope.Tube.gaps`: its track does not exist there).
         path, line, field: origin, for error messages.
         origin: the file format it was read from (:data:`PREDICTION_FORMATS`; None: built in
             memory), to name its fields in messages.
@@ -118,6 +120,7 @@ class Prediction:
     query_id: str | None = None
     video_id: str | None = None
     mode: str = "tube"
+    gaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     path: str | None = None
     line: int | None = None
     field: str | None = None
@@ -157,6 +160,8 @@ class Prediction:
         object.__setattr__(self, "end", end)
         object.__setattr__(self, "frames", readonly(frames.copy()))
         object.__setattr__(self, "boxes", readonly(boxes.copy()))
+        gaps = np.asarray(self.gaps, dtype=np.int64).reshape(-1, 2)
+        object.__setattr__(self, "gaps", readonly(gaps.copy()))
 
     def error(self, problem: str, field: str | None = None) -> PredictionError:
         """A :class:`PredictionError` located at this prediction's origin."""
@@ -202,6 +207,7 @@ class Prediction:
             path=path,
             line=line,
             origin=origin,
+            gaps=tube.gaps,
         )
 
     @classmethod

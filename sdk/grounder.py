@@ -32,7 +32,7 @@ from tubescope.engine.engine import EncodedVideo, Engine, QueryOutcome
 from tubescope.errors import QueryError, VideoError
 from tubescope.proposals import ProposalSource, bind_query, check_tracks_fit_video
 from tubescope.types import GroundingResult, SubQueries, Track
-from tubescope.video import Video
+from tubescope.video import Video, uniform_indices
 
 __all__ = ["Grounder", "TrackSource"]
 
@@ -152,13 +152,16 @@ class Grounder:
         started = time.perf_counter()
         opened = video if isinstance(video, Video) else Video(video)
         name = str(opened.path) if opened.path is not None else None
-        notify("decode")
-        encodes_before = self.engine.stats["vision_encodes"]
-        encoded = self._encode(opened, notify, span)
-        encodes = float(self.engine.stats["vision_encodes"] - encodes_before)
-        encode_seconds = time.perf_counter() - started
         source = self.proposals if tracks is None else _FixedTracks(tracks)
         fixed: dict[int, list[Track]] = {}  # tracks per source object, shared by the queries
+        keyframes = None
+        if self.config.sample_frames == "proposals" and texts:
+            keyframes = self._keyframes(opened, bind_query(source, texts[0]), fixed)
+        notify("decode")
+        encodes_before = self.engine.stats["vision_encodes"]
+        encoded = self._encode(opened, notify, span, keyframes)
+        encodes = float(self.engine.stats["vision_encodes"] - encodes_before)
+        encode_seconds = time.perf_counter() - started
         results = []
         for text in texts:
             query_started = time.perf_counter()
@@ -180,9 +183,26 @@ class Grounder:
         return results
 
     # ------------------------------------------------------------------ steps
+    def _keyframes(self, video: Video, source: Any, fixed: dict[int, list[Track]]) -> np.ndarray | None:
+        """The proposal frames of ``video`` (every frame a candidate track was seen on or
+        marked absent on), or None for a source whose tracks come from the attention maps."""
+        if getattr(source, "needs_attention", False):
+            return None
+        tracks = self._fixed_tracks(video, source, fixed)
+        frames = [t.frames for t in tracks] + [t.absent for t in tracks if t.absent is not None]
+        if not frames:
+            return None
+        return np.unique(np.concatenate(frames))
+
     def _encode(
-        self, video: Video, notify: Callable[[str], None], span: tuple[int, int] | None = None
+        self,
+        video: Video,
+        notify: Callable[[str], None],
+        span: tuple[int, int] | None = None,
+        keyframes: np.ndarray | None = None,
     ) -> EncodedVideo:
+        """Sample, decode, resize and encode the frames: uniformly over the video (or ``span``),
+        or over the proposal frames inside it when ``keyframes`` are given."""
         count = self.config.num_frames
         start, end = (0, video.frame_count) if span is None else (int(span[0]), int(span[1]))
         if not 0 <= start < end <= video.frame_count:
@@ -194,14 +214,23 @@ class Grounder:
                 f"{where} {end - start} frames, fewer than the {count} the grounder samples "
                 "(lower GrounderConfig.num_frames)",
             )
-        indices = video.sample(count, span=(start, end))
+        inside = None if keyframes is None else keyframes[(keyframes >= start) & (keyframes < end)]
+        if inside is not None and len(inside):
+            # the official sampling: int(linspace(0, n - 1, count)) over the proposal frames
+            indices = inside[uniform_indices(count, 0, len(inside))]
+        else:
+            indices = video.sample(count, span=(start, end))
         frames = video.get_frames(indices)
         if self.config.resolution is not None:
             frames = _resize_square(frames, self.config.resolution)
         notify("encode")
-        return self.engine.encode(
-            frames, indices, width=video.width, height=video.height, frame_count=video.frame_count, span=(start, end)
+        times = np.asarray(video.timestamps, dtype=np.float64)[indices]
+        encoded = self.engine.encode(
+            frames, indices, width=video.width, height=video.height, frame_count=video.frame_count,
+            span=(start, end), timestamps=times,
         )
+        encoded.over_proposals = inside is not None and len(inside) > 0
+        return encoded
 
     def _candidates(
         self, video: Video, source: Any, encoded: EncodedVideo, fixed: dict[int, list[Track]]
@@ -215,6 +244,9 @@ class Grounder:
                 return tracks
 
             return from_map
+        return self._fixed_tracks(video, source, fixed)
+
+    def _fixed_tracks(self, video: Video, source: Any, fixed: dict[int, list[Track]]) -> list[Track]:
         if id(source) not in fixed:
             tracks = source.tracks(video, None)
             check_tracks_fit_video(tracks, video, getattr(source, "name", "proposals"))
@@ -261,6 +293,7 @@ class Grounder:
             stats=stats,
             maps={k: v for k, v in outcome.maps.items()} if return_maps else None,
             meta={
+                "sampled_over": "proposals" if encoded.over_proposals else "video",
                 "model": getattr(self.backend, "model_id", None),
                 "family": getattr(self.backend, "family", None),
                 "config": self.config.to_dict(),
@@ -301,7 +334,8 @@ def _resolve_decomposer(decomposer: Any, backend: Any) -> Decomposer:
 
 
 def _resize_square(frames: np.ndarray, size: int) -> np.ndarray:
-    """Squash frames to ``size x size`` with bicubic interpolation (the official preprocessing)."""
-    import cv2
+    """Squash frames to ``size x size`` with Pillow's bicubic filter (the official preprocessing,
+    ``Image.fromarray(frame).resize((size, size), Image.BICUBIC)``)."""
+    from PIL import Image
 
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in frames])
+    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BICUBIC)) for f in frames])

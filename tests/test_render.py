@@ -224,3 +224,22 @@ def test_render_cli_refuses_a_result_of_another_video(clip, tmp_path):
     assert "/data/videos/other.mp4" in lines[0] and not (tmp_path / "o.mp4").exists()
     proc = run_cli("render", str(clip.path), str(path), "-o", str(tmp_path / "o.mp4"), "--force")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_nothing_is_drawn_where_the_tubes_track_is_absent():
+    """A tube with a gap (its track absent on frames 2-3): box, label and trace on the frames
+    around it, nothing but the timeline on the gap (issue 17)."""
+    from tubescope import Track
+    from tubescope.render import Renderer
+
+    video = Video(np.full((6, 120, 160, 3), 255, np.uint8))
+    track = Track(0, frames=[0, 1, 4, 5], boxes=[[40, 30, 100, 90]] * 4, absent=[2])
+    tube = track.to_tube(0, 6)
+    assert tube.gaps.tolist() == [[2, 4]]
+    result = GroundingResult("the square", tube, sampled_frames=[0, 5], frame_scores=[1.0, 0.5])
+    renderer = Renderer([result], video)
+    body = slice(0, 120 - renderer.style.timeline_height)
+    for index in range(6):
+        frame = video[index]
+        changed = (renderer.draw(index, frame.copy())[body] != frame[body]).any()
+        assert changed == (index not in (2, 3)), index

@@ -1,13 +1,15 @@
 """The grounding engine: DSTH with LRA and TAS over one encoded video.
 
-For one query on a video whose sampled frames were encoded once (README "The method in brief"):
+For one query on a video whose sampled frames were encoded once (docs/method.md; README
+"The method in brief"):
 
 * **spatial** — learn a prompt for the attribute question (LRA), read the relative attention
   map of the grounding token, do the same on the frame-reversed tokens with their own prompt
   and add the un-flipped map (TAS); score every candidate track inside it; the best wins;
 * **temporal** — learn a prompt for the action question, read its relative map, score each
-  sampled frame inside the chosen track, and pick a span;
-* the tube is the chosen track's boxes on every video frame of the span.
+  sampled frame inside the chosen track, and pick a span (only where the track exists, with
+  ``span_inside_track``);
+* the tube is the chosen track's boxes on every video frame of the span where it exists.
 
 The vision tower never runs again after :meth:`Engine.encode`; passes with no visual prompt
 (the caption question in particular) are computed once per token order and reused by every
@@ -16,6 +18,7 @@ branch and every query.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,8 +32,8 @@ from tubescope.engine.config import GrounderConfig, layer_window
 from tubescope.engine.geometry import GridGeometry
 from tubescope.engine.lra import LRAResult, learn_visual_prompt, yes_no_margin
 from tubescope.engine.relative import TokenChoice, choose_token, relative_attention
-from tubescope.engine.spatial import score_tracks, track_coverage
-from tubescope.engine.temporal import frame_scores, select_span, span_to_frames
+from tubescope.engine.spatial import FrameShape, score_tracks, shape_coverage, track_shapes
+from tubescope.engine.temporal import frame_scores, mask_max_scores, select_span, span_to_frames, track_run
 from tubescope.types import SubQueries, Track
 
 __all__ = ["Engine", "EncodedVideo", "BranchResult", "QueryOutcome"]
@@ -48,6 +51,7 @@ class EncodedVideo:
     span: tuple[int, int] | None = None  # where the frames were sampled; None: the whole video
     reversed: VisualTokens | None = None
     caption_cache: dict[bool, PrefillOutput] = field(default_factory=dict)
+    over_proposals: bool = False  # the frames were sampled over the proposal frames
 
     @property
     def geometry(self) -> GridGeometry:
@@ -82,7 +86,7 @@ class QueryOutcome:
     track_scores: np.ndarray
     frame_scores: np.ndarray
     span: tuple[int, int] | None
-    sampled_span: tuple[int, int] | None
+    sampled_span: tuple[int, int] | None  # inclusive positions into the sampled frames
     spatial: BranchResult
     spatial_reversed: BranchResult | None
     temporal: BranchResult
@@ -109,9 +113,17 @@ class Engine:
         height: int,
         frame_count: int,
         span: tuple[int, int] | None = None,
+        timestamps: Sequence[float] | None = None,
     ) -> EncodedVideo:
-        """Run the vision tower once on the sampled frames (sampled inside ``span``)."""
-        visual = self.backend.encode(frames, frame_indices)
+        """Run the vision tower once on the sampled frames (sampled inside ``span``).
+
+        ``timestamps`` (seconds of each sampled frame) reach backends whose ``encode`` takes a
+        ``timestamps`` keyword (Qwen2.5-VL's temporal position ids are in seconds).
+        """
+        if timestamps is not None and _takes_timestamps(self.backend):
+            visual = self.backend.encode(frames, frame_indices, timestamps=list(timestamps))
+        else:
+            visual = self.backend.encode(frames, frame_indices)
         self.stats["vision_encodes"] += 1
         return EncodedVideo(visual, np.asarray(frame_indices, dtype=np.int64), width, height, frame_count, span)
 
@@ -162,6 +174,7 @@ class Engine:
                 lr=cfg.lra_lr,
                 beta=cfg.lra_beta,
                 loss=cfg.lra_loss,
+                ema=cfg.lra_ema,
             )
             prompt = lra.prompt
             self.stats["forward_passes"] += lra.forward_passes
@@ -217,27 +230,66 @@ class Engine:
         temporal_frames = temporal.grid[layout.group_of_frame]
         tracks = list(tracks(spatial_frames) if callable(tracks) else tracks)
         geometry = encoded.geometry
-        coverages = [track_coverage(t, encoded.frame_indices, geometry) for t in tracks]
+        sampled = encoded.frame_indices
+        shapes = [track_shapes(t, sampled) for t in tracks]
+        coverages = [np.stack([shape_coverage(s, geometry, cfg.coverage) for s in per]) for per in shapes]
         scores = score_tracks(spatial_frames, coverages)
         confidence = math.sqrt(_sigmoid(spatial.margin) * _sigmoid(temporal.margin))
         maps = {"spatial": spatial_frames.astype(np.float32), "temporal": temporal_frames.astype(np.float32)}
         if not len(tracks):
-            return QueryOutcome(tracks, None, scores, np.zeros(len(encoded.frame_indices)), None, None,
+            return QueryOutcome(tracks, None, scores, np.zeros(len(sampled)), None, None,
                                 spatial, spatial_rev, temporal, confidence, maps)
         best = int(np.argmax(scores))  # first maximum on ties
-        raw = frame_scores(temporal_frames, coverages[best])
+        raw = self._frame_scores(temporal_frames, shapes[best], coverages[best], geometry)
         normalised = raw / (raw.max() + 1e-4)
-        first, last = select_span(normalised, cfg.temporal_strategy, cfg.temporal_k, cfg.adaptive_threshold)
-        bounds = encoded.span or (0, encoded.frame_count)
-        span = span_to_frames(encoded.frame_indices, first, last, cfg.span_mode, bounds)
+        span, sampled_span = self._span(tracks[best], normalised, encoded)
         return QueryOutcome(
-            tracks, best, scores, normalised, span, (first, last), spatial, spatial_rev, temporal, confidence, maps
+            tracks, best, scores, normalised, span, sampled_span, spatial, spatial_rev, temporal, confidence, maps
         )
+
+    def _frame_scores(
+        self, frame_map: np.ndarray, shapes: list[FrameShape], coverage: np.ndarray, geometry: GridGeometry
+    ) -> np.ndarray:
+        if self.config.frame_score == "mask_max":
+            return mask_max_scores(frame_map, shapes, geometry)
+        return frame_scores(frame_map, coverage)
+
+    def _span(
+        self, track: Track, scores: np.ndarray, encoded: EncodedVideo
+    ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The video-frame span and the inclusive sampled positions it was chosen from."""
+        cfg = self.config
+        sampled = encoded.frame_indices
+        bounds = encoded.span or (0, encoded.frame_count)
+        lo, hi = 0, len(sampled) - 1
+        run = None
+        if cfg.span_inside_track:
+            runs = track.run_index(sampled)
+            chosen = track_run(runs, scores)
+            if chosen is None:  # the track exists on no sampled frame: no span
+                return None, None
+            lo, hi = chosen
+            run = track.runs[int(runs[lo])]
+        first, last = select_span(
+            scores[lo : hi + 1], cfg.temporal_strategy, cfg.temporal_k, cfg.adaptive_threshold, tie=cfg.window_tie
+        )
+        first, last = first + lo, last + lo
+        start, end = span_to_frames(sampled, first, last, cfg.span_mode, bounds)
+        if run is not None:  # keep the video span where the track exists
+            start, end = max(start, run[0]), min(end, run[1] + 1)
+        return (start, end), (first, last)
+
+
+def _takes_timestamps(backend: Backend) -> bool:
+    try:
+        return "timestamps" in inspect.signature(backend.encode).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _clean(text: str) -> str:
-    """Strip the trailing period and spaces, as the official template does."""
-    return text.strip().strip(".").strip()
+    """``text.strip('.').strip()``: the official template's cleaning of a sub-query."""
+    return text.strip(".").strip()
 
 
 def _sigmoid(x: float) -> float:

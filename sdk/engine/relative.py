@@ -1,7 +1,7 @@
 """Relative attention maps and the choice of the grounding token.
 
 ``R = A(question) / (A(caption) + eps)``, element-wise over the visual tokens, for every
-candidate grounding token (research/method.md §6). The grounding token is then chosen per
+candidate grounding token (docs/method.md, section 3). The grounding token is then chosen per
 sample (the paper's rule: the candidate whose relative map peaks highest), fixed, or all
 candidates are averaged (the paper's baseline).
 """

@@ -32,7 +32,8 @@ released; docs/proposals.md says why):
   ``1x4`` nested list, in original video pixels; ``box_format`` ``"xyxy"`` (or ``"xywh"``,
   converted; anything else is refused);
 * a frame where the track is absent holds a zero box (``sum == 0``, the official presence
-  test) and an empty mask (or null); such frames are dropped from our :class:`Track`;
+  test) and an empty mask (or null); such frames become the :class:`Track`'s ``absent``
+  marks (no box and no mask there, and none interpolated across them);
 * ``img_width`` / ``img_height`` and the RLE ``size`` must match the video.
 
 VidSTG keeps several such files per video in a directory; their tracks are concatenated
@@ -56,6 +57,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -335,7 +337,7 @@ def _official_tracks(data: Any, path: Path, offset: int) -> _Official:
             if masks is not None
             else [None] * len(names)
         )
-        kept_frames, kept_boxes, kept_masks = [], [], []
+        kept_frames, kept_boxes, kept_masks, absent = [], [], [], []
         for k, (box_value, rle_value) in enumerate(zip(boxes, rles)):
             box = _box(box_value, fmt, f"{where} field {keys[1]!r} (bboxes)[{k}]")
             try:
@@ -343,6 +345,7 @@ def _official_tracks(data: Any, path: Path, offset: int) -> _Official:
             except ValidationError as err:
                 raise ProposalError(f"{where} field {keys[2]!r}: {err}") from None
             if box.sum() <= 0:  # absent: the official presence test is bbox.sum() > 0
+                absent.append(int(frames[k]))
                 continue
             if box[0] > box[2] or box[1] > box[3]:
                 raise ProposalError(
@@ -363,7 +366,14 @@ def _official_tracks(data: Any, path: Path, offset: int) -> _Official:
         label = None if class_name is None else str(class_name)
         masks_out = tuple(kept_masks) if any(m is not None for m in kept_masks) else None
         out.tracks.append(
-            Track(tid, frames=kept_frames, boxes=np.array(kept_boxes), masks=masks_out, label=label)
+            Track(
+                tid,
+                frames=kept_frames,
+                boxes=np.array(kept_boxes),
+                masks=masks_out,
+                label=label,
+                absent=absent or None,
+            )
         )
         out.names.append(f"dino_sam2_proposals[{i}] (track {tid!r})")
         out.sizes.append((int(img_width), int(img_height)))
@@ -386,8 +396,8 @@ def read_official_proposals(
 ) -> list[Track]:
     """Read one official per-video proposal file (layout in the module docstring).
 
-    Frames where a track is absent (zero box) are dropped; a track absent everywhere is
-    skipped. With ``video``, the declared image size, the mask sizes, the frame indices and the
+    Frames where a track is absent (zero box) become its ``absent`` marks; a track absent
+    everywhere is skipped. With ``video``, the declared image size, the mask sizes, the frame indices and the
     boxes are checked against it.
 
     Example:
@@ -399,8 +409,8 @@ def read_official_proposals(
         >>> with open(path, "w") as f:
         ...     json.dump({"sample_frames": ["00000.jpg", "00010.jpg"],
         ...                "dino_sam2_proposals": [track]}, f)
-        >>> [(t.track_id, t.frames.tolist()) for t in read_official_proposals(path)]
-        [(4, [10])]
+        >>> [(t.track_id, t.frames.tolist(), t.absent.tolist()) for t in read_official_proposals(path)]
+        [(4, [10], [0])]
 
     Raises:
         ProposalError: malformed file (names the file, the track position, the field) or a
@@ -562,14 +572,7 @@ class PrecomputedProposals:
         for path, tracks in zip(files, per_file):
             for track in tracks:
                 if counts[track.track_id] > 1:
-                    track = Track(
-                        f"{path.stem}:{track.track_id}",
-                        frames=track.frames,
-                        boxes=track.boxes,
-                        masks=track.masks,
-                        label=track.label,
-                        scores=track.scores,
-                    )
+                    track = replace(track, track_id=f"{path.stem}:{track.track_id}")
                 merged.append(track)
         return merged
 

@@ -38,7 +38,10 @@ class Tube:
     Frames are 0-based indices into the original video; boxes are ``[x1, y1, x2, y2]`` float
     pixels of the original frame. ``frames`` lists the frames that carry a box (strictly
     increasing, all inside the span); they need not cover every frame of the span:
-    :meth:`box_at` interpolates between them. Instances are immutable and validated.
+    :meth:`box_at` interpolates between them. ``gaps`` are half-open ``[start, end)`` ranges
+    of the span where the target is absent (its track does not exist there,
+    :meth:`tubescope.Track.to_tube`): no box there, and nothing is interpolated or held into
+    them. Instances are immutable and validated.
 
     Example:
         >>> from tubescope import Tube
@@ -49,6 +52,9 @@ class Tube:
         True
         >>> Tube.from_json(tube.to_json()) == tube
         True
+        >>> away = Tube(0, 10, frames=[0, 9], boxes=[[0, 0, 2, 2]] * 2, gaps=[[3, 6]])
+        >>> away.box_at(2) is not None, away.box_at(4) is None
+        (True, True)
     """
 
     start_frame: int
@@ -60,6 +66,7 @@ class Tube:
     end_time: float | None = None
     score: float | None = None
     track_id: int | str | None = None
+    gaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     def __post_init__(self) -> None:
         start = check_int(self.start_frame, "start_frame")
@@ -84,6 +91,7 @@ class Tube:
         end_time = check_optional_float(self.end_time, "end_time")
         if start_time is not None and end_time is not None and end_time < start_time:
             raise ValidationError(f"end_time {end_time} precedes start_time {start_time}", "end_time")
+        gaps = _check_gaps(self.gaps, start, end, frames)
         checked = dict(
             start_frame=start,
             end_frame=end,
@@ -94,6 +102,7 @@ class Tube:
             end_time=end_time,
             score=check_optional_float(self.score, "score"),
             track_id=check_track_id(self.track_id),
+            gaps=gaps,
         )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -112,8 +121,19 @@ class Tube:
     def __contains__(self, frame: object) -> bool:
         return isinstance(frame, (int, np.integer)) and self.start_frame <= frame < self.end_frame
 
+    def in_gap(self, frames: np.ndarray) -> np.ndarray:
+        """``(k,)`` bool: which ``frames`` lie in one of the :attr:`gaps`."""
+        frames = np.asarray(frames, dtype=np.int64)
+        if not len(self.gaps):
+            return np.zeros(frames.shape, dtype=bool)
+        index = np.searchsorted(self.gaps[:, 0], frames, side="right") - 1
+        inside = index >= 0
+        out = np.zeros(frames.shape, dtype=bool)
+        out[inside] = frames[inside] < self.gaps[index[inside], 1]
+        return out
+
     def box_at(self, frame: int) -> np.ndarray | None:
-        """The box on ``frame``, or None when the frame lies outside the span.
+        """The box on ``frame``, or None when the frame lies outside the span or in a gap.
 
         Between two known frames the box is interpolated linearly; before the first known
         frame (or after the last) inside the span, the nearest known box is held. A tube with
@@ -123,15 +143,16 @@ class Tube:
             >>> Tube(0, 4, frames=[1, 3], boxes=[[0, 0, 2, 2], [2, 0, 4, 2]]).box_at(2).tolist()
             [1.0, 0.0, 3.0, 2.0]
         """
-        if frame not in self or len(self.frames) == 0:
+        if frame not in self or len(self.frames) == 0 or self.in_gap(np.array([frame]))[0]:
             return None
         return interpolate_boxes(self.frames, self.boxes, np.array([frame]))[0]
 
     def dense(self) -> Tube:
-        """A copy with one box on every frame of the span (interpolated as :meth:`box_at`)."""
+        """A copy with one box on every frame of the span outside the gaps (as :meth:`box_at`)."""
         if len(self.frames) == 0:
             return self
         frames = np.arange(self.start_frame, self.end_frame, dtype=np.int64)
+        frames = frames[~self.in_gap(frames)]
         return self._replace(frames=frames, boxes=interpolate_boxes(self.frames, self.boxes, frames))
 
     def _replace(self, **changes: Any) -> Tube:
@@ -173,8 +194,10 @@ class Tube:
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """The public Tube JSON object (plain Python types)."""
+        """The public Tube JSON object (plain Python types); ``gaps`` only when there are some."""
         values = {name: getattr(self, name) for name in TUBE_JSON_FIELDS}
+        if not len(self.gaps):
+            del values["gaps"]
         return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in values.items()}
 
     @classmethod
@@ -202,7 +225,7 @@ class Tube:
             return NotImplemented
         return all(
             np.array_equal(getattr(self, name), getattr(other, name))
-            if name in ("frames", "boxes")
+            if name in ("frames", "boxes", "gaps")
             else getattr(self, name) == getattr(other, name)
             for name in TUBE_JSON_FIELDS
         )
@@ -214,6 +237,31 @@ class Tube:
             f"Tube(span=[{self.start_frame}, {self.end_frame}), boxes={len(self.frames)}, "
             f"fps={self.fps}, score={self.score}, track_id={self.track_id!r})"
         )
+
+
+def _check_gaps(value: Any, start: int, end: int, frames: np.ndarray) -> np.ndarray:
+    """Gaps as a read-only ``(n, 2)`` int64 array: sorted, disjoint, inside the span, boxless."""
+    if value is None:
+        value = []
+    try:
+        gaps = np.asarray(value, dtype=np.float64).reshape(-1, 2) if len(value) else np.zeros((0, 2))
+    except (TypeError, ValueError):
+        raise ValidationError(f"expected a list of [start, end] frame ranges, got {value!r}", "gaps") from None
+    if not np.isfinite(gaps).all() or (gaps != np.round(gaps)).any():
+        raise ValidationError("frame ranges must hold integers", "gaps")
+    gaps = gaps.astype(np.int64)
+    for i, (a, b) in enumerate(gaps.tolist()):
+        if not start <= a < b <= end:
+            raise ValidationError(f"[{a}, {b}) is empty or outside the span [{start}, {end})", f"gaps[{i}]")
+        if i and a < gaps[i - 1, 1]:
+            raise ValidationError(f"[{a}, {b}) overlaps or precedes the previous range", f"gaps[{i}]")
+    if len(gaps) and len(frames):
+        index = np.searchsorted(gaps[:, 0], frames, side="right") - 1
+        inside = (index >= 0) & (frames < gaps[np.maximum(index, 0), 1])
+        if inside.any():
+            raise ValidationError(f"frame {int(frames[inside][0])} carries a box inside a gap", "gaps")
+    gaps.setflags(write=False)
+    return gaps
 
 
 #: Fields of the public Tube JSON schema, in the order they are written: the dataclass fields.

@@ -63,6 +63,8 @@ def test_ground_paper_preset_and_attention_proposals(setup):
     result = GroundingResult.from_json((work / "p.json").read_text())
     assert result.proposal_source == "attention"
     assert result.meta["config"]["token_rule"] == "fixed"
+    # the paper samples over proposal frames; attention proposals have none, and it says so
+    assert result.meta["sampled_over"] == "video" and "sample_frames" in proc.stderr
 
 
 def test_ground_bad_video_path(setup):

@@ -42,7 +42,7 @@ def setup(config: GrounderConfig, backend: StubBackend | None = None):
     return backend, engine, encoded
 
 
-NO_LRA = GrounderConfig(lra_steps=0, tas=False, num_frames=4)
+NO_LRA = GrounderConfig(lra_steps=0, tas=False, num_frames=4, frame_score="coverage")
 
 
 # ---------------------------------------------------------------- spatial + temporal

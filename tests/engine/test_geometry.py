@@ -64,3 +64,49 @@ def test_bad_views_are_refused(view):
 
 def test_full_view_constant():
     assert GridGeometry(1, 1, 10, 10).is_full and check_view(FULL_VIEW) == FULL_VIEW
+
+
+# ---------------------------------------------------------------- the official bilinear resamplings
+@pytest.mark.parametrize(("rows", "cols", "height", "width"), [(6, 6, 240, 320), (8, 8, 224, 224), (2, 3, 7, 9)])
+def test_cell_sampling_equals_the_official_mask_interpolation(rows, cols, height, width):
+    import torch
+
+    mask = np.random.default_rng(rows).random((height, width)) > 0.6
+    ry, rx = GridGeometry(rows, cols, width, height).cell_sampling(height, width)
+    official = torch.nn.functional.interpolate(
+        torch.tensor(mask, dtype=torch.float64)[None, None], size=(rows, cols), mode="bilinear", align_corners=False
+    )[0, 0].numpy()
+    np.testing.assert_allclose(ry @ mask @ rx.T, official, atol=1e-12)  # float64: the rule, not float32 rounding
+
+
+@pytest.mark.parametrize(("rows", "cols", "height", "width"), [(6, 6, 240, 320), (8, 8, 224, 224), (2, 3, 7, 9)])
+def test_frame_upsampling_equals_the_official_map_interpolation(rows, cols, height, width):
+    import torch
+
+    grid = np.random.default_rng(cols).random((rows, cols))
+    uy, ux = GridGeometry(rows, cols, width, height).frame_upsampling(height, width)
+    official = torch.nn.functional.interpolate(
+        torch.tensor(grid, dtype=torch.float64)[None, None], size=(height, width), mode="bilinear", align_corners=False
+    )[0, 0].numpy()
+    np.testing.assert_allclose(uy @ grid @ ux.T, official, atol=1e-12)
+
+
+def test_on_a_cropped_view_the_resamplings_act_on_the_viewed_rectangle_and_zero_outside():
+    import torch
+
+    crop = GridGeometry(2, 2, 160, 90, view=(0.21875, 0.0, 0.78125, 1.0))  # sees x in [35, 125)
+    grid = np.array([[1.0, 2.0], [3.0, 4.0]])
+    uy, ux = crop.frame_upsampling(90, 160)
+    up = uy @ grid @ ux.T
+    assert (up[:, :35] == 0).all() and (up[:, 125:] == 0).all()
+    inside = torch.nn.functional.interpolate(torch.tensor(grid)[None, None], size=(90, 90), mode="bilinear",
+                                             align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(up[:, 35:125], inside, atol=1e-12)
+    mask = np.zeros((90, 160), bool)
+    mask[:, :35] = True  # left of the crop: no cell sees it
+    ry, rx = crop.cell_sampling(90, 160)
+    assert (ry @ mask @ rx.T == 0).all()
+    mask[:, 35:125] = True
+    viewed = torch.nn.functional.interpolate(torch.tensor(mask[:, 35:125], dtype=torch.float64)[None, None],
+                                             size=(2, 2), mode="bilinear", align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(ry @ mask @ rx.T, viewed, atol=1e-12)

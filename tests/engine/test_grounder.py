@@ -195,3 +195,45 @@ def test_span_restricts_sampling_and_the_tube(clip):
         grounder.ground(clip.path, "x", span=(10, 12))
     with pytest.raises(VideoError, match=r"span \[30, 50\) is not inside \[0, 40\)"):
         grounder.ground(clip.path, "x", span=(30, 50))
+
+
+# ---------------------------------------------------------------- issue 12 items 3 and 9, issue 17
+class TimedStub(StubBackend):
+    """A stub whose encode takes the sampled frames' timestamps, like Qwen2.5-VL's."""
+
+    def encode(self, frames, frame_indices=None, *, timestamps=None):
+        self.timestamps = timestamps
+        return super().encode(frames, frame_indices)
+
+
+def test_the_sampled_frames_timestamps_reach_the_backend(clip):
+    backend = TimedStub(4, 4, 4)
+    grounder = Grounder(backend, proposals=[o.track for o in clip.objects], decomposer=FixedDecomposer(), config=CONFIG)
+    result = grounder.ground(clip.path, "the red square")
+    np.testing.assert_allclose(backend.timestamps, np.asarray(clip.timestamps)[result.sampled_frames])
+
+
+def absent_tail_video():
+    """200 frames; one track seen on frames 0-20 and marked absent on every 10th frame after."""
+    track = Track(1, frames=[0, 10, 20], boxes=[[0.0, 0.0, 8.0, 8.0]] * 3, absent=list(range(30, 200, 10)))
+    return np.zeros((200, 16, 16, 3), np.uint8), track
+
+
+def test_paper_tube_has_gaps_where_the_official_span_reaches_absent_frames():
+    video, track = absent_tail_video()
+    config = GrounderConfig(num_frames=20, lra_steps=0, tas=False, temporal_k=6, span_mode="sampled",
+                            sample_frames="proposals", window_tie="stop", span_inside_track=False)
+    grounder = Grounder(StubBackend(20, 4, 4), proposals=[track], decomposer=FixedDecomposer(), config=config)
+    result = grounder.ground(video, "q")
+    assert result.sampled_frames.tolist() == list(range(0, 200, 10))  # the proposal frames
+    assert result.tube.span == (0, 51)  # the official window grows into frames 30-50 (vs -100 out of range)
+    assert result.tube.gaps.tolist() == [[21, 51]] and result.tube.box_at(40) is None
+
+
+def test_default_tube_stays_where_the_track_exists():
+    video, track = absent_tail_video()
+    config = GrounderConfig(num_frames=20, lra_steps=0, tas=False, temporal_k=6)
+    grounder = Grounder(StubBackend(20, 4, 4), proposals=[track], decomposer=FixedDecomposer(), config=config)
+    result = grounder.ground(video, "q")
+    assert result.meta["sampled_over"] == "video"
+    assert result.tube.span == (0, 21) and len(result.tube.gaps) == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -68,3 +70,23 @@ def test_an_lra_step_raises_the_margin_and_leaves_the_model_unchanged(model_dir,
     for name, param in backend.model.named_parameters():
         assert torch.equal(param, before[name]), name
         assert param.grad is None
+
+
+def test_qwen25_vl_gets_the_true_seconds_per_temporal_patch(tmp_path):
+    """Item 9: ``Engine.encode`` passes the sampled frames' times; before, Qwen2.5-VL assumed
+    2 fps (1.0 s per 2-frame patch) whatever the video."""
+    clip = make_clip(tmp_path / "c.mp4", num_frames=40, fps=10, seed=2)
+    grounder = Grounder(save_tiny_model("qwen2.5-vl", tmp_path / "q25"), proposals=[o.track for o in clip.objects],
+                        decomposer="rules", config=GrounderConfig(num_frames=4, lra_steps=0, tas=False), device="cpu")
+    seen = []
+    encode = grounder.backend.encode
+
+    def spy(frames, frame_indices=None, *, timestamps=None):
+        seen.append(encode(frames, frame_indices, timestamps=timestamps))
+        return seen[-1]
+
+    grounder.backend.encode = spy
+    result = grounder.ground(clip.path, clip.objects[0].description)
+    step = float(np.median(np.diff(np.asarray(clip.timestamps)[result.sampled_frames])))
+    assert seen[0].extra["second_per_grid_ts"] == pytest.approx(2 * step)  # 2 frames per temporal patch
+    assert abs(2 * step - 1.0) > 0.5

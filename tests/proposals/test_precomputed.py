@@ -160,7 +160,9 @@ def test_official_format_unpacked_by_position(tmp_path, video):
     np.testing.assert_allclose(a.boxes[1], [5, 3, 15, 20])
     assert b.frames.tolist() == [0, 20, 30]  # absent on frame 10: zero box + empty mask dropped
     np.testing.assert_array_equal(b.mask_at(20), _mask([34, 30, 44, 40]))
-    assert b.mask_at(10) is None and b.box_at(10) is not None  # interpolated, not a proposal frame
+    # absent on frame 10: marked so, and no box there nor interpolated across it (issue 17)
+    assert b.absent.tolist() == [10] and b.mask_at(10) is None and b.box_at(10) is None
+    assert b.box_at(5) is None and b.box_at(25) is not None and b.runs == ((0, 0), (20, 30))
     # other key names, same positions -> same tracks
     other = _write(tmp_path / "w.json", _official(names=tuple("abcdefg")))
     assert read_official_proposals(other, video) == tracks

@@ -274,7 +274,8 @@ class TransformersBackend:
     ) -> list[PrefillOutput]:
         """One prefill per question, the shared video prefix computed once.
 
-        Returns one :class:`PrefillOutput` per question: float32 logits at the last position
+        Returns one :class:`PrefillOutput` per question: float32 (float64 for a float64 model)
+        logits at the last position
         (attached to the graph when ``visual_prompt`` requires grad: sum the losses of all
         questions and call ``backward`` once, the prefix graph is shared) and the detached,
         head-averaged attention of the requested rows over the visual tokens.
@@ -356,7 +357,8 @@ class TransformersBackend:
                     )
                 self.counters["forward_passes"] += 1
                 self.counters["forward_tokens"] += prompt.length - prefix
-                logits = self.model.lm_head(out.last_hidden_state[:, -1])[0].float()
+                logits = self.model.lm_head(out.last_hidden_state[:, -1])[0]
+                logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # float64 stays
                 if prefix_capture is not None:
                     for layer, values in prefix_capture.captured.items():
                         cap.captured.setdefault(layer, {}).update(values)

@@ -235,10 +235,14 @@ class LlavaNextVideoBackend(LlavaVideoBackend):
         "pool_after_projector": False,
         "frame_fit": "squash",
     }
-    # the official LLaVA-NeXT-Video (DPO) scripts: 20 frames at 336 px pooled with stride 4
-    # (6 x 6 tokens a frame), the grounding token at -5 (the first piece of " ASSISTANT:")
+    # the official LLaVA-NeXT-Video (DPO) scripts: 20 frames at 336 px, projected and then
+    # average-pooled with stride 4 (6 x 6 tokens a frame, llava_arch.py's order), the grounding
+    # token at -5 (the first piece of " ASSISTANT:")
     paper: ClassVar[PaperSettings | None] = PaperSettings(
-        num_frames=20, resolution=336, token_offset=-5, backend_options={"spatial_pool_stride": 4}
+        num_frames=20,
+        resolution=336,
+        token_offset=-5,
+        backend_options={"spatial_pool_stride": 4, "pool_after_projector": True},
     )
     tiny: ClassVar[TinyRecipe | None] = TinyRecipe(
         specials=("<unk>", "<s>", "</s>", "<image>", "<video>"),

@@ -17,8 +17,11 @@ the paper's Qwen2-VL code does, so each token group holds one frame.
 
 Layout: tokens are row-major ``(groups, rows, cols)`` with ``rows = H/28``, ``cols = W/28``; no
 newline tokens. Position ids are M-RoPE ids from ``model.model.get_rope_index`` with the video's
-``mm_token_type_ids`` (and, for Qwen2.5-VL, ``second_per_grid_ts`` from ``sample_fps``); they are
-passed explicitly to every prefix and suffix forward, so the shared-prefix KV cache is exact.
+``mm_token_type_ids`` (and, for Qwen2.5-VL, ``second_per_grid_ts`` from the frames' timestamps or
+``sample_fps``), or with ``positions="1d"`` plain positions ``0..L-1`` on all three M-RoPE axes
+(what the official ``generate(inputs_embeds=...)`` call gets in the transformers it pins: no
+``input_ids``, so no M-RoPE); they are passed explicitly to every prefix and suffix forward, so
+the shared-prefix KV cache is exact.
 
 Options:
     duplicate_frames (bool, False): one frame per temporal patch (official paper behaviour).
@@ -27,7 +30,10 @@ Options:
     size ((int, int) | None): exact frame size ``(height, width)``, multiples of 28 (the paper
         uses 224 x 224 for Qwen2-VL).
     sample_fps (float, 2.0): frames per second of the sampled frames (Qwen2.5-VL temporal ids);
-        ``encode(..., timestamps=[...])`` derives it from the frame times instead.
+        ``encode(..., timestamps=[...])`` derives it from the frame times instead (the engine
+        passes the sampled frames' times).
+    positions ("mrope" | "1d", "mrope"): M-RoPE position ids, or the official code's plain 1-D
+        positions (docs/method.md).
 """
 
 from __future__ import annotations
@@ -69,12 +75,13 @@ VIDEO_MAX_PIXELS = 768 * 28 * 28
 
 # The official Qwen scripts: 20 frames squashed to 224 x 224, one frame per temporal patch, the
 # grounding token at -3; 10 frames on HC-STVG-v1 and VidSTG. ``size`` pins 224 x 224 frames to an
-# 8 x 8 grid (Qwen's default pixel budget would upscale them).
+# 8 x 8 grid (Qwen's default pixel budget would upscale them); ``generate(inputs_embeds=...)``
+# without input ids gives the official code plain 1-D positions.
 _QWEN_PAPER = PaperSettings(
     num_frames=20,
     resolution=224,
     token_offset=-3,
-    backend_options={"duplicate_frames": True, "size": (224, 224)},
+    backend_options={"duplicate_frames": True, "size": (224, 224), "positions": "1d"},
     datasets={"hcstvg-v1": {"num_frames": 10}, "vidstg": {"num_frames": 10}},
 )
 
@@ -319,7 +326,26 @@ class Qwen2VLBackend(TransformersBackend):
         "max_pixels": None,
         "size": None,
         "sample_fps": 2.0,
+        "positions": "mrope",
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.options["positions"] not in ("mrope", "1d"):
+            raise ValueError(
+                f"{self.family} option positions must be 'mrope' or '1d', got {self.options['positions']!r}"
+            )
+
+    def encode(
+        self,
+        frames: np.ndarray,
+        frame_indices: Sequence[int] | None = None,
+        *,
+        timestamps: Sequence[float] | None = None,
+    ) -> VisualTokens:
+        """:meth:`TransformersBackend.encode`; ``timestamps`` (seconds of each frame) set the
+        seconds per temporal patch of Qwen2.5-VL's position ids."""
+        return super().encode(frames, frame_indices, timestamps=timestamps)
 
     def _make_template(self) -> ChatTemplate:
         return ChatTemplate(
@@ -442,6 +468,8 @@ class Qwen2VLBackend(TransformersBackend):
         return super()._text_position_ids(start, length)[None].expand(3, 1, length)
 
     def _position_ids(self, input_ids: torch.Tensor, visual: VisualTokens) -> torch.Tensor:
+        if self.options["positions"] == "1d":
+            return super()._position_ids(input_ids, visual)
         types = (input_ids == self.placeholder_id).to(torch.int32) * 2  # 0 text, 2 video
         positions, _ = self.model.model.get_rope_index(
             input_ids[None],

@@ -32,16 +32,17 @@ BUILT_IN = ("internvl", "llava-next-video", "llava-onevision", "qwen2-vl", "qwen
 DATASETS = (None, "hcstvg-v1", "hcstvg-v2", "vidstg")
 
 # What engine/config.py held before the registry: its per-backbone table and the family
-# special cases of preset(). The presets must not change.
+# special cases of preset(). The presets must not change, except for the official pooling
+# order of LLaVA-NeXT-Video and the official 1-D positions of Qwen (docs/method.md).
 _OLD_TABLE = {
     "llava-next-video": {"num_frames": 20, "resolution": 336, "token_offset": -5,
-                         "backend_options": {"spatial_pool_stride": 4}},
+                         "backend_options": {"spatial_pool_stride": 4, "pool_after_projector": True}},
     "llava-onevision": {"num_frames": 20, "resolution": 336, "token_offset": -3,
                         "backend_options": {"pool_stride": 5}},
     "qwen2-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                 "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
+                 "backend_options": {"duplicate_frames": True, "size": (224, 224), "positions": "1d"}},
     "qwen2.5-vl": {"num_frames": 20, "resolution": 224, "token_offset": -3,
-                   "backend_options": {"duplicate_frames": True, "size": (224, 224)}},
+                   "backend_options": {"duplicate_frames": True, "size": (224, 224), "positions": "1d"}},
 }  # fmt: skip
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.proposals.detectors.helpers import tiny_gdino, tiny_owlv2
+from tests.torch_threads import one_torch_thread
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread():
     """Tiny models run faster on one thread (no oversubscription on small CI machines)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
