@@ -7,7 +7,8 @@ Example::
         --predictions preds.jsonl --protocol stcat --json-out results.json --per-query q.csv
 
 Errors (malformed or missing files) are tubescope errors: the ``tubescope`` group prints them
-as one line naming the file, record/line and field, and exits with code 2.
+as one line naming the file, record/line and field, and exits with code 2. The output paths
+are checked before anything is scored; the results JSON is written atomically.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 from pathlib import Path
 
 import click
+
+from tubescope.cli.values import NonEmptyPath
 
 __all__ = ["eval_command"]
 
@@ -33,7 +36,7 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 )
 @click.option(
     "--annotations",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     required=True,
     help="GT file: HC-STVG raw json, TubeDETR *_proc.json, VidSTG *_annotations.json "
     "or TubeDETR {split}.json.",
@@ -41,14 +44,14 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 @click.option(
     "--boxes",
     "boxes_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="VidOR annotation directory (<dir>/**/<vid>.json); needed with official VidSTG "
     "annotations.",
 )
 @click.option(
     "--predictions",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     required=True,
     help="tubescope JSONL, official HC-STVG json or TubeDETR {videos, frames} json.",
 )
@@ -68,27 +71,27 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 )
 @click.option(
     "--index-base",
-    type=int,
+    type=click.IntRange(0, 1),
     default=1,
     show_default=True,
-    help="Frame index base of official HC-STVG prediction files.",
+    help="Frame index base of official HC-STVG prediction files (0 or 1).",
 )
 @click.option(
     "--json-out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=None,
     help="Write the results JSON (fractions).",
 )
 @click.option(
     "--per-query",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=None,
     help="Write per-query scores as CSV.",
 )
 @click.option(
     "--plots",
     "plots_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Write PNG plots into this directory.",
 )
@@ -107,9 +110,18 @@ def eval_command(
     """Score STVG predictions (m_tIoU, m_vIoU, vIoU@0.3/0.5) on HC-STVG or VidSTG."""
     from rich.console import Console
 
+    from tubescope.durable import atomic_write_text, check_writable
+    from tubescope.errors import ValidationError
     from tubescope.eval import evaluate, write_plots
     from tubescope.eval.table import results_table
 
+    if boxes_dir is not None and dataset != "vidstg":
+        raise ValidationError("only applies with --dataset vidstg", f"--boxes {boxes_dir}")
+    for path, flag in ((json_out, "--json-out"), (per_query, "--per-query")):
+        if path is not None:
+            check_writable(path, flag)
+    if plots_dir is not None:
+        check_writable(plots_dir, "--plots", folder=True)
     report = evaluate(
         annotations,
         predictions,
@@ -128,7 +140,7 @@ def eval_command(
             "they score 0.[/yellow]"
         )
     if json_out is not None:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(json_out, json.dumps(report.to_dict(), indent=2) + "\n")
         console.print(f"results: {json_out}")
     if per_query is not None:
         report.to_csv(per_query)

@@ -44,6 +44,7 @@ from tubescope.integrations.runs.plan import (
     open_video,
     segment_span,
 )
+from tubescope.plural import counted
 
 __all__ = ["InputFailure", "InputCheck", "check_inputs", "require_some_videos"]
 
@@ -87,7 +88,7 @@ def require_some_videos(jobs: Sequence[VideoJob], resolver: VideoResolver) -> No
             return
         except VideoError:
             continue
-    count = f"{len(ids)} video" + ("" if len(ids) == 1 else "s")
+    count = counted(len(ids), "video")
     raise RunError(
         f"--videos {resolver.root}: none of the {count} of this run is there (no "
         f"{ids[0]}.{{mp4,mkv,webm,...}} in it or its sub-directories)"
@@ -150,7 +151,7 @@ def _check(
                 "bad annotation",
                 AnnotationError(
                     annotations,
-                    f"used_segment [{begin}, {end}] lies outside the video ({frames} frames, {path})",
+                    f"used_segment [{begin}, {end}] lies outside the video ({counted(frames, 'frame')}, {path})",
                     record=job.video_id,
                     field="used_segment",
                 ),

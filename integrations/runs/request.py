@@ -189,6 +189,8 @@ class RunRequest:
             raise RunError(f"--limit must be at least 1, got {limit!r}")
         if config is not None and not isinstance(config, GrounderConfig):
             raise RunError(f"config must be a GrounderConfig, got {type(config).__name__}")
+        if boxes is not None and dataset != "vidstg":
+            raise RunError(f"--boxes {boxes}: only applies with --dataset vidstg")
         return cls(
             dataset=dataset,
             annotations=Path(annotations),
@@ -311,7 +313,19 @@ class Execution:
             raise RunError(f"cpus per worker must be positive, got {cpus_per_worker}")
         if isinstance(model, (str, os.PathLike)):
             _check_device(device, dtype, local=not use_ray)
+            if not use_ray:
+                _check_model(model)
         return cls(use_ray, address, workers, float(cpus_per_worker), device, dtype)
+
+
+def _check_model(model: PathLike) -> None:
+    """A local checkpoint (or, offline, a cached one) is read now: its ``config.json`` names a
+    supported family. A hub id is left to the loader, which may download it."""
+    from tubescope.hub import checkpoint_family, hub_offline
+
+    text = os.fspath(model)
+    if hub_offline() or Path(text).expanduser().exists() or text.startswith((".", "/", "~", "\\")):
+        checkpoint_family(model, what="--model")
 
 
 def _check_device(device: str, dtype: str, *, local: bool) -> None:
