@@ -211,8 +211,10 @@ def test_every_parameter_of_every_command_has_a_case():
 
 
 @pytest.fixture
-def no_model(monkeypatch):
-    """Loading a model fails the test (every bad value must be caught before it loads)."""
+def no_model(monkeypatch, tmp_path):
+    """Loading a model fails the test (every bad value must be caught before it loads); the
+    working folder is a fresh one (a value mistaken for "here" writes nothing into the checkout)."""
+    monkeypatch.chdir(tmp_path)
 
     def load_backend(*args, **kwargs):
         raise ModelLoaded("a model was loaded although the input is bad")
