@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.docstring_examples import check_docstring_examples
 
 MODULES = [
     "tubescope.cli.main",
@@ -17,7 +16,4 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
-    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
-    assert result.attempted > 0
+    check_docstring_examples(name)

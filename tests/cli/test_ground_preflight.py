@@ -8,7 +8,6 @@ so "the model was not loaded" is an assertion, not a hope.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +18,7 @@ from tubescope.errors import VideoError
 from tubescope.proposals import write_tracks
 from tubescope.synthetic import make_clip
 
-from tests.engine.stub_backend import StubBackend
+from tests.stub_loader import plant_stub_loader
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +35,7 @@ def work(tmp_path_factory):
 @pytest.fixture
 def loads(monkeypatch) -> list[str]:
     """The checkpoints the command loaded (each load hands out a stub backend)."""
-    calls: list[str] = []
-
-    def load_backend(name_or_path, device="auto", dtype="auto", **options):
-        calls.append(str(name_or_path))
-        return StubBackend(4, 4, 4)
-
-    monkeypatch.setattr("tubescope.engine.backends.load_backend", load_backend)
-    monkeypatch.setattr("tubescope.engine.backends.detect_family", lambda name: "qwen2-vl")
-    return calls
+    return plant_stub_loader(monkeypatch)
 
 
 def ground(work, *extra: str):
