@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
@@ -48,9 +47,7 @@ DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
 @click.option("--render", "render_to", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Also write an annotated H.264 video here (.mp4, .mkv, .mov or .m4v).")
 @click.option("--maps", is_flag=True, help="Keep the attention maps in the result (and the rendering).")
-@click.pass_context
 def ground_command(
-    ctx: click.Context,
     video: Path,
     queries: tuple[str, ...],
     model: str,
@@ -83,15 +80,18 @@ def ground_command(
     if out is not None and render_to is not None and out.resolve() == render_to.resolve():
         raise ValidationError("is also the --out path", f"--render {render_to}")
     opened = Video(video)
-    family = model_family(model)
+    if num_frames is not None:  # before --model, which may mean a download
+        enough_frames(opened, num_frames, "--frames", True)
+    device_value(device)
+    source = _proposals(proposals, opened)
+    parts = _decomposer(decomposer)
+    family = model_family(model)  # config.json only (a hub id is fetched, as loading would)
+    if parts == "mllm":
+        _can_generate(family)
     config = make_preset(preset, family, dataset=dataset)
     if num_frames is not None:
         config = config.replace(num_frames=num_frames)
-    given = ctx.get_parameter_source("num_frames") not in (None, ParameterSource.DEFAULT)
-    enough_frames(opened, config.num_frames, "--frames", given)
-    device_value(device)
-    source = _proposals(proposals, opened)
-    parts = _decomposer(decomposer, family)
+    enough_frames(opened, config.num_frames, "--frames", num_frames is not None)
     # ---- the expensive part
     console = Console(stderr=True)
     with console.status("loading model...") as status:
@@ -115,6 +115,18 @@ def ground_command(
         click.echo(f"wrote {out}")
 
 
+def _can_generate(family: str) -> None:
+    """``--decomposer mllm`` needs a model family that generates text."""
+    from tubescope.engine.backends.families import adapter_class
+
+    if not callable(getattr(adapter_class(family), "generate_text", None)):
+        raise ValidationError(
+            f"{family} models cannot generate text here, so they cannot decompose queries; "
+            "use --decomposer rules or a decomposition JSON file",
+            "--decomposer mllm",
+        )
+
+
 def _proposals(spec: str | None, video: Any) -> Any:
     """The proposal source of ``--proposals``; a precomputed file is read and checked now."""
     from tubescope.proposals import PrecomputedProposals, check_tracks_fit_video, resolve_proposals
@@ -130,18 +142,10 @@ def _proposals(spec: str | None, video: Any) -> Any:
     return source
 
 
-def _decomposer(value: str | None, family: str) -> Any:
-    """``--decomposer`` as the grounder takes it; a decomposition file is read now, and
-    ``mllm`` needs a model family that generates text."""
+def _decomposer(value: str | None) -> Any:
+    """``--decomposer`` as the grounder takes it; a decomposition file is read now."""
     from tubescope.decompose import PrecomputedDecomposer
-    from tubescope.engine.backends.families import adapter_class
 
-    if value == "mllm" and not callable(getattr(adapter_class(family), "generate_text", None)):
-        raise ValidationError(
-            f"{family} models cannot generate text here, so they cannot decompose queries; "
-            "use --decomposer rules or a decomposition JSON file",
-            "--decomposer mllm",
-        )
     if value is None or value in ("rules", "mllm"):
         return value
     try:

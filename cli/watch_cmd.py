@@ -122,7 +122,9 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
         factory = getattr(importlib.import_module(module_name), attr or "make_grounder")
         return factory()
     from tubescope import Grounder
+    from tubescope.cli.preflight import model_family
 
+    model_family(model)  # config.json only: an unusable --model is named before weights load
     if num_frames is None:
         return Grounder(model, device=device)
     grounder = Grounder(model, device=device)
@@ -313,7 +315,7 @@ def watch_command(
     device: str,
 ) -> None:
     """Ground standing QUERIES on SOURCE (camera URL, video file or NVR export folder) and log events."""
-    from tubescope.cli.preflight import device_value, model_family
+    from tubescope.cli.preflight import device_value
     from tubescope.cli.quiet import quiet_ffmpeg
     from tubescope.integrations.cctv import ClipSink, JSONLSink, Watcher, open_source
     from tubescope.integrations.cctv.preflight import check_queries, check_writable
@@ -336,8 +338,6 @@ def watch_command(
         raise ValidationError(
             f"must be at least {_shown(ctx, 'window', window)}", f"--max-event {max_event:g}s"
         )
-    if not model.startswith("stub:"):
-        model_family(model)  # reads config.json only
     device_value(device)
     check_writable(events_path, "--events")
     if clips_dir is not None:
