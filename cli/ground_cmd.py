@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tubescope.cli.preflight import device_value, enough_frames, flagged, model_family, output_file, video_output_file
+from tubescope.cli.preflight import device_value, enough_frames, flagged, model_family, video_output_file
 from tubescope.cli.progress import frame_progress
 from tubescope.cli.quiet import quiet_ffmpeg
 from tubescope.cli.values import TEXT, NonEmptyPath
@@ -63,7 +63,7 @@ def ground_command(
 ) -> None:
     """Find where and when each QUERY happens in VIDEO (the video is encoded once for all)."""
     from tubescope.decompose import check_query
-    from tubescope.durable import atomic_write_text
+    from tubescope.durable import atomic_write_text, check_writable
     from tubescope.engine.config import preset as make_preset
     from tubescope.grounder import Grounder
     from tubescope.video import Video
@@ -74,7 +74,7 @@ def ground_command(
     if dataset is not None and preset != "paper":
         raise ValidationError("only applies with --preset paper", f"--dataset {dataset}")
     if out is not None:
-        output_file(out, "--out")
+        check_writable(out, "--out")
     if render_to is not None:
         video_output_file(render_to, "--render")
     if out is not None and render_to is not None and out.resolve() == render_to.resolve():

@@ -8,12 +8,12 @@ Example:
     >>> import os, tempfile
     >>> from tubescope.errors import ValidationError
     >>> folder = tempfile.mkdtemp()
-    >>> output_file(os.path.join(folder, "new", "r.json"), "--out")
+    >>> video_output_file(os.path.join(folder, "new", "r.mp4"), "--render")
     >>> try:
-    ...     output_file(folder, "--out")
+    ...     video_output_file(os.path.join(folder, "r.json"), "--render")
     ... except ValidationError as err:
     ...     print(str(err).replace(folder, "DIR"))
-    --out DIR: is a folder, expected a file
+    --render DIR/r.json: the extension '.json' is not a video container tubescope writes; use .mp4, .mkv, .mov, .m4v
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from typing import Any
 from tubescope.errors import TubescopeError, ValidationError
 
 __all__ = [
-    "output_file",
     "video_output_file",
     "model_family",
     "device_value",
-    "dtype_value",
     "enough_frames",
     "flagged",
     "RENDER_EXTENSIONS",
@@ -45,15 +43,11 @@ def flagged(err: TubescopeError, flag: str) -> ValidationError:
     return ValidationError(text, flag)
 
 
-def output_file(path: str | os.PathLike[str], flag: str) -> None:
-    """Check that ``path`` can be written as a file; missing folders are created when writing."""
+def video_output_file(path: str | os.PathLike[str], flag: str) -> None:
+    """Check that ``path`` can be written as an annotated H.264 video: its extension and its
+    folder (missing folders are created when writing)."""
     from tubescope.durable import check_writable
 
-    check_writable(path, flag)
-
-
-def video_output_file(path: str | os.PathLike[str], flag: str) -> None:
-    """:func:`output_file` for an annotated H.264 video: also its extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in RENDER_EXTENSIONS:
         raise ValidationError(
@@ -61,7 +55,7 @@ def video_output_file(path: str | os.PathLike[str], flag: str) -> None:
             f"use {', '.join(RENDER_EXTENSIONS)}",
             f"{flag} {path}",
         )
-    output_file(path, flag)
+    check_writable(path, flag)
 
 
 def model_family(model: str, flag: str = "--model") -> str:
@@ -80,16 +74,6 @@ def device_value(device: str, flag: str = "--device") -> Any:
         return resolve_device(device)
     except ValidationError as err:
         raise ValidationError(err.problem, f"{flag} {device}") from None
-
-
-def dtype_value(dtype: str, device: Any, flag: str = "--dtype") -> Any:
-    """The torch dtype ``dtype`` names on ``device``; an error names ``flag``."""
-    from tubescope.engine.backends.loading import resolve_dtype
-
-    try:
-        return resolve_dtype(dtype, device)
-    except ValidationError as err:
-        raise ValidationError(err.problem, f"{flag} {dtype}") from None
 
 
 def enough_frames(video: Any, count: int, flag: str, given: bool) -> None:

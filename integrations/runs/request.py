@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tubescope.errors import TubescopeError
+from tubescope.errors import TubescopeError, ValidationError
 from tubescope.integrations.runs.dataset_rules import query_transform
 from tubescope.integrations.runs.overrides import check_overrides
 from tubescope.integrations.runs.plan import RunError, parse_shard
@@ -332,13 +332,16 @@ def _check_device(device: str, dtype: str, *, local: bool) -> None:
     import torch
     from tubescope.engine.backends.loading import resolve_device, resolve_dtype
 
+    def problem(err: BaseException) -> str:  # the value is named by the flag already
+        return err.problem if isinstance(err, ValidationError) else _first_line(err)
+
     where = torch.device("cpu")
     if local:
         try:
             where = resolve_device(device)
         except (TubescopeError, ValueError, RuntimeError) as err:
-            raise RunError(f"--device {device!r}: {_first_line(err)}") from None
+            raise RunError(f"--device {device!r}: {problem(err)}") from None
     try:
         resolve_dtype(dtype, where)
     except (TubescopeError, ValueError, RuntimeError) as err:
-        raise RunError(f"--dtype {dtype!r}: {_first_line(err)}") from None
+        raise RunError(f"--dtype {dtype!r}: {problem(err)}") from None
