@@ -9,17 +9,20 @@ from rich.console import Console
 
 from tubescope.cli.choices import tiny_family_choice
 from tubescope.cli.quiet import quiet_ffmpeg
+from tubescope.cli.values import NonEmptyPath
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("tubescope-demo"),
+@click.option("--out", "out_dir", type=NonEmptyPath(file_okay=False, path_type=Path), default=Path("tubescope-demo"),
               show_default=True, help="Directory for the clip, model, result, rendering and report.")
 @click.option("--family", type=tiny_family_choice(), default="qwen2-vl", show_default=True,
               help="Model family of the tiny random model (the registered families).")
 def demo_command(out_dir: Path, family: str) -> None:
     """Ground a query end to end offline (synthetic clip, tiny RANDOM model: meaningless output)."""
     from tubescope.demo import RANDOM_MODEL_NOTICE, run_demo
+    from tubescope.durable import check_writable
 
+    check_writable(out_dir, "--out", folder=True)
     quiet_ffmpeg()
     console = Console(stderr=True)
     with console.status("demo...") as status:

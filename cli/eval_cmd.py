@@ -8,7 +8,8 @@ Example::
 
 Errors (malformed or missing files, a file of another dataset) are tubescope errors: the
 ``tubescope`` group prints them as one line naming the file, record/line and field, and exits
-with code 2. The ``--dataset`` choices are the names of the dataset table
+with code 2. The output paths are checked before anything is scored; the results JSON is
+written atomically. The ``--dataset`` choices are the names of the dataset table
 (:mod:`tubescope.eval.datasets`), read when the option is parsed: a dataset registered by a
 plug-in is a choice too.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import click
 
 from tubescope.cli.choices import dataset_choice
+from tubescope.cli.values import NonEmptyPath
 
 __all__ = ["eval_command"]
 
@@ -37,7 +39,7 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 )
 @click.option(
     "--annotations",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     required=True,
     help="GT file: HC-STVG raw json, TubeDETR *_proc.json, VidSTG *_annotations.json "
     "or TubeDETR {split}.json.",
@@ -45,14 +47,14 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 @click.option(
     "--boxes",
     "boxes_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="VidOR annotation directory (<dir>/**/<vid>.json); needed with official VidSTG "
     "annotations.",
 )
 @click.option(
     "--predictions",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     required=True,
     help="tubescope JSONL, official HC-STVG json or TubeDETR {videos, frames} json.",
 )
@@ -72,27 +74,27 @@ _FORMATS = ("auto", "jsonl", "hcstvg-official", "tubedetr")
 )
 @click.option(
     "--index-base",
-    type=int,
+    type=click.IntRange(0, 1),
     default=1,
     show_default=True,
-    help="Frame index base of official HC-STVG prediction files.",
+    help="Frame index base of official HC-STVG prediction files (0 or 1).",
 )
 @click.option(
     "--json-out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=None,
     help="Write the results JSON (fractions).",
 )
 @click.option(
     "--per-query",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=None,
     help="Write per-query scores as CSV.",
 )
 @click.option(
     "--plots",
     "plots_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Write PNG plots into this directory.",
 )
@@ -111,9 +113,18 @@ def eval_command(
     """Score STVG predictions (m_tIoU, m_vIoU, vIoU@0.3/0.5) on HC-STVG or VidSTG."""
     from rich.console import Console
 
+    from tubescope.durable import atomic_write_text, check_writable
+    from tubescope.errors import ValidationError
     from tubescope.eval import evaluate, write_plots
     from tubescope.eval.table import results_table
 
+    if boxes_dir is not None and dataset != "vidstg":
+        raise ValidationError("only applies with --dataset vidstg", f"--boxes {boxes_dir}")
+    for path, flag in ((json_out, "--json-out"), (per_query, "--per-query")):
+        if path is not None:
+            check_writable(path, flag)
+    if plots_dir is not None:
+        check_writable(plots_dir, "--plots", folder=True)
     report = evaluate(
         annotations,
         predictions,
@@ -137,7 +148,7 @@ def eval_command(
             "STCAT's own loader (scored here; see docs/evaluation.md)."
         )
     if json_out is not None:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(json_out, json.dumps(report.to_dict(), indent=2) + "\n")
         console.print(f"results: {json_out}")
     if per_query is not None:
         report.to_csv(per_query)

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from tubescope.cli.quiet import quiet_ffmpeg
+from tubescope.cli.values import NonEmptyPath
 
 
 @click.command("info")
-@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("video", type=NonEmptyPath(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as one JSON object.")
 def info_command(video: Path, as_json: bool) -> None:
     """Print VIDEO's frame count, frame rate, size, duration and codec.

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from tubescope.cli.choices import dataset_choice
+from tubescope.cli.values import TEXT, NonEmptyPath
 
 __all__ = ["run_command", "EXIT_QUERIES_FAILED", "EXIT_INTERRUPTED"]
 
@@ -71,26 +72,27 @@ def _canonical_command() -> str:
 )
 @click.option(
     "--annotations",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     required=True,
     help="GT file: HC-STVG raw json (test.json / val_v2.json), TubeDETR *_proc.json, "
     "VidSTG *_annotations.json (+ --boxes) or TubeDETR VidSTG {split}.json.",
 )
 @click.option(
     "--videos",
-    type=click.Path(path_type=Path),
+    type=NonEmptyPath(path_type=Path),
     required=True,
     help="Videos directory: <video_id>.mp4/.mkv/... flat, or in sub-folders at any depth "
     "(VidOR: video/<group>/<vid>.mp4).",
 )
 @click.option(
     "--boxes",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="VidOR annotation directory; needed with official VidSTG annotations.",
 )
 @click.option(
     "--proposals",
+    type=TEXT,
     default=None,
     metavar="SPEC|DIR",
     help="Candidate tracks: a proposal directory/file (= precomputed:PATH), "
@@ -99,13 +101,14 @@ def _canonical_command() -> str:
 )
 @click.option(
     "--decompositions",
+    type=TEXT,
     default=None,
     metavar="FILE|rules|mllm",
     help="Query decompositions: official gpt4_decompose_attr_action.json or ours; or 'rules' / "
     "'mllm'. Default: the loaded model (mllm) when it can generate, else rules.",
 )
 @click.option(
-    "--model", required=True, help="Model id (Hugging Face) or local checkpoint directory."
+    "--model", type=TEXT, required=True, help="Model id (Hugging Face) or local checkpoint directory."
 )
 @click.option(
     "--preset",
@@ -117,6 +120,7 @@ def _canonical_command() -> str:
 @click.option(
     "--set",
     "sets",
+    type=TEXT,
     multiple=True,
     metavar="KEY=VALUE",
     help="Change one GrounderConfig field of the preset, e.g. --set num_frames=8, --set tas=false, "
@@ -124,7 +128,7 @@ def _canonical_command() -> str:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=NonEmptyPath(path_type=Path),
     required=True,
     help="Output directory (predictions.jsonl, failures.jsonl, run.json, report.json). "
     "Reuse it to resume.",
@@ -137,6 +141,7 @@ def _canonical_command() -> str:
 )
 @click.option(
     "--shard",
+    type=TEXT,
     default=None,
     metavar="i/n",
     help="Only shard i of n (0-based), split by video; give every shard its own --out.",
@@ -144,6 +149,7 @@ def _canonical_command() -> str:
 @click.option(
     "--ray",
     "ray_address",
+    type=TEXT,
     default=None,
     is_flag=False,
     flag_value="local",
@@ -173,10 +179,15 @@ def _canonical_command() -> str:
     help="Extra attempts per failed query, counted over all runs on --out.",
 )
 @click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ... (local runs)."
+    "--device",
+    type=TEXT,
+    default="auto",
+    show_default=True,
+    help="auto, cpu, cuda, cuda:1, ... (local runs).",
 )
 @click.option(
     "--dtype",
+    type=TEXT,
     default="auto",
     show_default=True,
     help="auto (bf16 on CUDA), float32, bfloat16, float16.",
@@ -208,6 +219,7 @@ def run_command(
     from tubescope.integrations.runs import results_table, run_dataset
     from tubescope.integrations.runs.overrides import parse_set_options
     from tubescope.integrations.runs.report import failure_heading, failure_lines
+    from tubescope.plural import counted
 
     overrides = parse_set_options(sets)
     quiet_ffmpeg()
@@ -215,20 +227,28 @@ def run_command(
     console = Console()
     errors = Console(stderr=True)
     bar = make_progress()
-    state: dict[str, Any] = {"task": None, "live": False}
+    # the stage ("reading annotations", "loading the model", ...) is a transient line on a
+    # terminal, and not printed elsewhere: an error before the model loads is one line
+    stage = errors.status("", spinner="dots") if errors.is_terminal else None
+    state: dict[str, Any] = {"task": None, "live": False, "stage": False}
 
     def stop_bar() -> None:
         if state["live"]:  # stopping a bar that never started prints an empty line
             bar.stop()
             state["live"] = False
+        if state["stage"] and stage is not None:
+            stage.stop()
+            state["stage"] = False
 
     def status(message: str) -> None:
+        stop_bar()
         if message == "grounding":
             bar.start()
             state["live"] = True
-            return
-        stop_bar()
-        errors.print(f"[dim]{message}...[/dim]")
+        elif stage is not None:
+            stage.update(f"[dim]{message}...[/dim]")
+            stage.start()
+            state["stage"] = True
 
     def progress(done: int, total: int, failed: int) -> None:
         label = "grounding" if not failed else f"grounding ({failed} failed)"
@@ -275,12 +295,11 @@ def run_command(
             "left by an interrupted run[/yellow]"
         )
     console.print(results_table(result.report, dataset, protocol))
-    noun = "query" if info["n_queries"] == 1 else "queries"
     console.print(
-        f"{info['n_predicted']} of {info['n_queries']} {noun} predicted, "
+        f"{info['n_predicted']} of {counted(info['n_queries'], 'query', 'queries')} predicted, "
         f"{result.processed} in this run"
         + (
-            f"; {info['n_extra_predictions']} predictions outside this selection not scored"
+            f"; {counted(info['n_extra_predictions'], 'prediction')} outside this selection not scored"
             if info["n_extra_predictions"]
             else ""
         )

@@ -34,27 +34,12 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
+from tubescope.cli.values import TEXT, NonEmptyPath
 from tubescope.errors import TubescopeError, ValidationError
 
 # Internal test hook: with TUBESCOPE_TESTING=1, ``--model stub:MODULE:FACTORY`` builds the grounder
 # by calling FACTORY() from MODULE (tests inject a stand-in grounder into a real subprocess).
 _TEST_ENV = "TUBESCOPE_TESTING"
-
-
-class _OneLineCommand(click.Command):
-    """Usage errors (a bad value, a missing option) become one-line tubescope errors (exit 2)."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as err:
-            raise ValidationError(err.format_message()) from None
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
@@ -137,15 +122,17 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
         factory = getattr(importlib.import_module(module_name), attr or "make_grounder")
         return factory()
     from tubescope import Grounder
+    from tubescope.cli.preflight import model_family
 
+    model_family(model)  # config.json only: an unusable --model is named before weights load
     if num_frames is None:
         return Grounder(model, device=device)
     grounder = Grounder(model, device=device)
     return Grounder(grounder.backend, config=grounder.config.replace(num_frames=num_frames))
 
 
-@click.command("watch", cls=_OneLineCommand)
-@click.argument("source")
+@click.command("watch")
+@click.argument("source", type=TEXT)
 @click.option(
     "-q",
     "--query",
@@ -154,7 +141,7 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
     required=True,
     help="A standing query (repeat for several).",
 )
-@click.option("--model", required=True, help="Model id or checkpoint directory for the Grounder.")
+@click.option("--model", type=TEXT, required=True, help="Model id or checkpoint directory for the Grounder.")
 @click.option(
     "--window",
     "window",
@@ -196,7 +183,7 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
 @click.option(
     "--events",
     "events_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=Path("events.jsonl"),
     show_default=True,
     help="Events file (JSON lines, appended).",
@@ -204,7 +191,7 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
 @click.option(
     "--clips",
     "clips_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     default=None,
     help="Write an annotated clip of every window with events here.",
 )
@@ -217,11 +204,13 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
 )
 @click.option(
     "--source-id",
+    type=TEXT,
     default=None,
     help="Name of the source in events (default: host/path, file or folder name).",
 )
 @click.option(
     "--credentials-env",
+    type=TEXT,
     default=None,
     metavar="VAR",
     help="Environment variable holding the camera's USER:PASSWORD.",
@@ -239,17 +228,19 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
 @click.option("--once", is_flag=True, help="Folder: process what is there, then exit.")
 @click.option(
     "--state-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     default=None,
     help="Folder: where to record processed files (default: FOLDER/.tubescope-state.json).",
 )
 @click.option(
     "--time-pattern",
+    type=TEXT,
     default=None,
     help="strftime pattern of the start time in file names, e.g. %Y%m%d_%H%M%S.",
 )
 @click.option(
     "--tz",
+    type=TEXT,
     default=None,
     help="Time zone of file-name times (IANA name or UTC; default: this machine's).",
 )
@@ -291,7 +282,7 @@ def _load_grounder(model: str, device: str, num_frames: int | None) -> Any:
     show_default=True,
     help="Check that the source can be read before loading the model (--no-probe: start anyway; a camera is retried).",
 )
-@click.option("--device", default="auto", show_default=True, help="Where to run the model.")
+@click.option("--device", type=TEXT, default="auto", show_default=True, help="Where to run the model (auto, cpu, cuda, cuda:1, ...).")
 @click.pass_context
 def watch_command(
     ctx: click.Context,
@@ -324,6 +315,7 @@ def watch_command(
     device: str,
 ) -> None:
     """Ground standing QUERIES on SOURCE (camera URL, video file or NVR export folder) and log events."""
+    from tubescope.cli.preflight import device_value
     from tubescope.cli.quiet import quiet_ffmpeg
     from tubescope.integrations.cctv import ClipSink, JSONLSink, Watcher, open_source
     from tubescope.integrations.cctv.preflight import check_queries, check_writable
@@ -346,6 +338,7 @@ def watch_command(
         raise ValidationError(
             f"must be at least {_shown(ctx, 'window', window)}", f"--max-event {max_event:g}s"
         )
+    device_value(device)
     check_writable(events_path, "--events")
     if clips_dir is not None:
         check_writable(clips_dir, "--clips", folder=True)
@@ -385,20 +378,34 @@ def watch_command(
         final_only=final_only,
     )
     _run_with_status(watcher, shown)
-    status = watcher.status
-    click.echo(
-        f"{status.state}: {status.frames_in} frames, {status.windows_grounded} windows grounded, "
-        f"{status.events} events ({status.event_lines} lines) -> {events_path}"
-        + (f", clips in {clips_dir}" if clips_dir else "")
-        + (f", {status.frames_dropped} frames dropped" if status.frames_dropped else "")
-        + (f", {status.reconnects} reconnects" if status.reconnects else ""),
-        err=True,
-    )
+    click.echo(_final_line(watcher.status, events_path, clips_dir), err=True)
     error = watcher.error
     if error is not None:
         if isinstance(error, TubescopeError):
             raise error
         raise click.ClickException(f"{type(error).__name__}: {error}")
+
+
+def _final_line(status: Any, events_path: Path, clips_dir: Path | None) -> str:
+    """What the watch did, in one line (``1 event``, ``2 events``, ...).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> status = SimpleNamespace(state="ended", frames_in=1, windows_grounded=1, events=1,
+        ...                          event_lines=2, frames_dropped=0, reconnects=1)
+        >>> _final_line(status, Path("e.jsonl"), None)
+        'ended: 1 frame, 1 window grounded, 1 event (2 lines) -> e.jsonl, 1 reconnect'
+    """
+    from tubescope.plural import counted
+
+    return (
+        f"{status.state}: {counted(status.frames_in, 'frame')}, "
+        f"{counted(status.windows_grounded, 'window')} grounded, "
+        f"{counted(status.events, 'event')} ({counted(status.event_lines, 'line')}) -> {events_path}"
+        + (f", clips in {clips_dir}" if clips_dir else "")
+        + (f", {counted(status.frames_dropped, 'frame')} dropped" if status.frames_dropped else "")
+        + (f", {counted(status.reconnects, 'reconnect')}" if status.reconnects else "")
+    )
 
 
 def _probe(source: Any) -> list[str]:

@@ -5,6 +5,11 @@ so the grounding it produces is meaningless: the demo shows the pipeline and the
 accuracy. Real grounding uses real weights, e.g. ``tubescope ground VIDEO "QUERY" --model
 Qwen/Qwen2-VL-7B-Instruct``.
 
+The clip's three objects (:data:`DEMO_SHAPES`) each appear or disappear part-way through, and
+the grounder samples more frames (:data:`DEMO_FRAMES`) than its temporal window holds
+(:data:`DEMO_WINDOW`), so the grounded span is a real part of the clip and the rendering
+shows a box only on the frames where the chosen object exists.
+
 Example:
     >>> import tempfile
     >>> from tubescope.demo import run_demo
@@ -22,13 +27,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_demo", "DemoOutputs", "RANDOM_MODEL_NOTICE"]
+from tubescope.synthetic import ShapeSpec
+
+__all__ = ["run_demo", "DemoOutputs", "RANDOM_MODEL_NOTICE", "DEMO_SHAPES", "DEMO_FRAMES", "DEMO_WINDOW"]
 
 RANDOM_MODEL_NOTICE = (
     "The demo model has random weights, so this grounding is meaningless: it exercises the "
     "pipeline, not accuracy. For real grounding pass real weights, e.g. "
     "`tubescope ground VIDEO \"QUERY\" --model Qwen/Qwen2-VL-7B-Instruct`."
 )
+
+
+#: Length of the demo clip (frames, at 30 fps) and its objects: each one enters or leaves
+#: during the clip, none is red (the rendering's first box colour).
+DEMO_LENGTH = 96
+DEMO_SHAPES = (
+    ShapeSpec("blue", "circle", 40, start=(60, 70), end=(250, 110), appear=8, disappear=52),
+    ShapeSpec("green", "square", 36, start=(230, 60), end=(200, 190), appear=30, disappear=80),
+    ShapeSpec("yellow", "triangle", 44, start=(280, 200), end=(80, 170), appear=56, disappear=DEMO_LENGTH),
+)
+#: Frames shown to the model, and the temporal window: the span covers about a quarter of the clip.
+DEMO_FRAMES = 16
+DEMO_WINDOW = 4
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ def run_demo(
     directory: str | os.PathLike[str],
     *,
     family: str = "qwen2-vl",
-    num_frames: int = 8,
+    num_frames: int = DEMO_FRAMES,
     progress: Callable[[str], None] | None = None,
 ) -> DemoOutputs:
     """Run the whole pipeline offline and write its outputs to ``directory``.
@@ -81,8 +101,9 @@ def run_demo(
     format), ``proposals.json`` (the clip's object tracks, our track JSON), ``tiny-model/``
     (a random-weight checkpoint of ``family``), ``result.json`` (the GroundingResult),
     ``annotated.mp4`` (the rendering) and ``report.json`` (the evaluation, ``stcat`` protocol:
-    every annotated frame).
+    every annotated frame). The JSON files are written atomically.
     """
+    from tubescope.durable import atomic_write_text
     from tubescope.eval import evaluate
     from tubescope.grounder import Grounder
     from tubescope.engine.config import GrounderConfig
@@ -95,9 +116,10 @@ def run_demo(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     notify("making a synthetic clip")
-    clip = make_clip(out / "clip.mp4", width=320, height=240, num_frames=90, fps=30, num_shapes=3, seed=3)
+    clip = make_clip(out / "clip.mp4", width=320, height=240, num_frames=DEMO_LENGTH, fps=30, shapes=DEMO_SHAPES,
+                     seed=3)
     target = clip.objects[0]
-    (out / "ground_truth.json").write_text(json.dumps(_hcstvg_annotation(clip, "clip.mp4", target), indent=1))
+    atomic_write_text(out / "ground_truth.json", json.dumps(_hcstvg_annotation(clip, "clip.mp4", target), indent=1))
     write_tracks(out / "proposals.json", [o.track for o in clip.objects])
     notify(f"saving a tiny random-weight {family} model")
     model_dir = save_tiny_model(family, out / "tiny-model")
@@ -106,16 +128,16 @@ def run_demo(
         model_dir,
         proposals=f"precomputed:{out / 'proposals.json'}",
         decomposer="rules",
-        config=GrounderConfig(num_frames=num_frames),
+        config=GrounderConfig(num_frames=num_frames, temporal_k=min(DEMO_WINDOW, num_frames)),
         device="cpu",
     )
     result = grounder.ground(clip.path, target.description, return_maps=True)
-    (out / "result.json").write_text(result.to_json())
+    atomic_write_text(out / "result.json", result.to_json())
     notify("rendering")
     render_result(clip.path, result, out / "annotated.mp4")
     notify("evaluating")
     report = evaluate(out / "ground_truth.json", {"clip": result}, dataset="hcstvg-v1", protocol="stcat")
-    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
+    atomic_write_text(out / "report.json", json.dumps(report.to_dict(), indent=1))
     return DemoOutputs(
         directory=out,
         clip=clip.path,

@@ -36,13 +36,17 @@ class TubescopeError(Exception):
 
 
 class ValidationError(TubescopeError, ValueError):
-    """A data-model value (box, frame list, span, JSON field) is invalid.
+    """A value is invalid: an argument, an option, a data-model value (box, frame list, span),
+    a JSON field.
 
-    ``field`` names the offending field (``"boxes[3]"``, ``"end_frame"``), when known.
+    ``field`` names the offending field, argument or flag (``"boxes[3]"``, ``"end_frame"``,
+    ``"--frames"``), when known; ``problem`` is the message without it, so that a caller can
+    name the value its own way (the command line names its flag).
     """
 
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
+        self.problem = message
         super().__init__(f"{field}: {message}" if field else message)
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "hub_cache_dir",
     "probe_hub",
     "resolve_checkpoint",
+    "checkpoint_family",
     "CHECKPOINT_PATTERNS",
 ]
 
@@ -221,3 +222,32 @@ def resolve_checkpoint(
         first = str(err).splitlines()[0] if str(err) else ""
         tried.append(f"download from {endpoint}: {type(err).__name__}: {first}")
         raise unavailable() from err
+
+
+def checkpoint_family(name_or_path: str | os.PathLike[str], *, what: str = "--model") -> str:
+    """The model family of a checkpoint, from its ``config.json`` (no weights are loaded).
+
+    Like :func:`tubescope.engine.backends.detect_family` (and so it may download the
+    checkpoint), but every message starts with ``what`` and the name, e.g. ``--model
+    ./ckpt: no such model directory ...``: the command line names its flag this way.
+
+    Example:
+        >>> from tubescope.errors import ModelUnavailableError
+        >>> try:
+        ...     checkpoint_family("./no/such/dir")
+        ... except ModelUnavailableError as err:
+        ...     print(err)
+        --model ./no/such/dir: no such model directory (and not a hub id like 'org/name')
+    """
+    from tubescope.engine.backends import detect_family
+
+    text = os.fspath(name_or_path)
+    try:
+        return detect_family(name_or_path)
+    except ModelUnavailableError as err:
+        message = str(err).strip().splitlines()[0]
+        if message.startswith("model "):  # resolve_checkpoint's "model NAME: ..."
+            message = message[len("model ") :]
+        elif not message.startswith((text, repr(text))):
+            message = f"{text}: {message}"
+        raise ModelUnavailableError(f"{what} {message}") from None

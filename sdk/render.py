@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from tubescope.errors import ValidationError
+from tubescope.plural import counted
 from tubescope.types import GroundingResult
 from tubescope.video import Video
 from tubescope.videowrite import VideoWriter
@@ -131,11 +132,11 @@ def check_matches_video(result: GroundingResult, video: Video, source: str = "re
     name = video.path or "the video"
     if tube is not None and tube.end_frame > video.frame_count:
         raise ValidationError(
-            f"its tube ends at frame {tube.end_frame}, but {name} has {video.frame_count} frames", source
+            f"its tube ends at frame {tube.end_frame}, but {name} has {counted(video.frame_count, 'frame')}", source
         )
     if len(result.sampled_frames) and result.sampled_frames.max() >= video.frame_count:
         raise ValidationError(
-            f"it sampled frame {int(result.sampled_frames.max())}, but {name} has {video.frame_count} frames",
+            f"it sampled frame {int(result.sampled_frames.max())}, but {name} has {counted(video.frame_count, 'frame')}",
             source,
         )
     if tube is not None and len(tube.boxes):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tubescope.errors import ValidationError
 from tubescope.types import Track, Tube
 from tubescope.videowrite import VideoWriter, as_fraction
 
@@ -77,13 +78,13 @@ class ShapeSpec:
 
     def __post_init__(self) -> None:
         if self.color not in PALETTE:
-            raise ValueError(f"unknown colour {self.color!r}; choose from {sorted(PALETTE)}")
+            raise ValidationError(f"unknown colour {self.color!r}; choose from {sorted(PALETTE)}")
         if self.kind not in KINDS:
-            raise ValueError(f"unknown shape {self.kind!r}; choose from {KINDS}")
+            raise ValidationError(f"unknown shape {self.kind!r}; choose from {KINDS}")
         if self.size < 4:
-            raise ValueError(f"size must be at least 4 px, got {self.size}")
+            raise ValidationError(f"size must be at least 4 px, got {self.size}")
         if not 0 <= self.appear < self.disappear:
-            raise ValueError(f"visible span [{self.appear}, {self.disappear}) is empty or negative")
+            raise ValidationError(f"visible span [{self.appear}, {self.disappear}) is empty or negative")
 
     @property
     def name(self) -> str:
@@ -218,7 +219,7 @@ def random_shapes(
 ) -> list[ShapeSpec]:
     """``count`` shapes of distinct colours with random sizes, paths and visible spans."""
     if count > len(PALETTE):
-        raise ValueError(f"at most {len(PALETTE)} shapes (one per colour), asked for {count}")
+        raise ValidationError(f"at most {len(PALETTE)} shapes (one per colour), asked for {count}")
     rng = np.random.default_rng(seed)
     top = BARCODE_HEIGHT + _MARGIN
     short = min(width, height - top)
@@ -290,7 +291,7 @@ def render_frames(
 ) -> Iterator[np.ndarray]:
     """Yield ``num_frames`` RGB frames with the shapes drawn in order (later ones on top)."""
     if barcode and width // BARCODE_BITS < 6:
-        raise ValueError(f"the barcode needs a width of at least {6 * BARCODE_BITS} px")
+        raise ValidationError(f"the barcode needs a width of at least {6 * BARCODE_BITS} px")
     background = _background(width, height, background_seed)
     for index in range(num_frames):
         image = background.copy()
@@ -313,7 +314,7 @@ def _ground_truth(
                 frames.append(index)
                 boxes.append(box)
         if not frames:
-            raise ValueError(f"{shape.name} is never inside the {width}x{height} frame")
+            raise ValidationError(f"{shape.name} is never inside the {width}x{height} frame")
         start, end = frames[0], frames[-1] + 1
         end_time = float(timestamps[end]) if end < num_frames else float(timestamps[-1] + 1 / fps)
         tube = Tube(
@@ -370,7 +371,7 @@ def make_clip(
     else:
         times = np.round(np.asarray(timestamps, dtype=np.float64), 3)
         if times.shape != (num_frames,) or (np.diff(times) <= 0).any():
-            raise ValueError("timestamps must give one strictly increasing time per frame")
+            raise ValidationError("timestamps must give one strictly increasing time per frame")
         time_base = Fraction(1, 1000)
     objects = _ground_truth(shapes, width, height, num_frames, rate, times)
     out = Path(path) if path is not None else None

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from tubescope.errors import VideoError
+from tubescope.errors import ValidationError, VideoError
 from tubescope.videoreaders.arrays import ArrayReader
 from tubescope.videoreaders.base import Reader
 from tubescope.videowrite import as_fraction
@@ -65,9 +65,9 @@ def uniform_indices(n: int, start: int, end: int) -> np.ndarray:
         [10, 10, 10, 11]
     """
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ValidationError(f"n must be at least 1, got {n}")
     if end <= start:
-        raise ValueError(f"span [{start}, {end}) is empty")
+        raise ValidationError(f"span [{start}, {end}) is empty")
     return start + np.linspace(0, end - start - 1, n).astype(np.int64)
 
 
@@ -122,7 +122,7 @@ class Video:
         backend: str = "auto",
     ) -> None:
         if backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+            raise ValidationError(f"backend must be one of {_BACKENDS}, got {backend!r}")
         self._reader: Reader
         if isinstance(source, np.ndarray):
             self.path: Path | None = None
@@ -269,7 +269,7 @@ class Video:
         """
         end = self.frame_count if end is None else end
         if step < 1:
-            raise ValueError(f"step must be at least 1, got {step}")
+            raise ValidationError(f"step must be at least 1, got {step}")
         if not 0 <= start <= end <= self.frame_count:
             raise VideoError(self._name, f"range [{start}, {end}) is not inside [0, {self.frame_count})")
         wanted = np.arange(start, end, step, dtype=np.int64)

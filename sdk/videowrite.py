@@ -20,7 +20,7 @@ from types import TracebackType
 
 import numpy as np
 
-from tubescope.errors import VideoError
+from tubescope.errors import ValidationError, VideoError
 
 __all__ = ["VideoWriter", "CODECS"]
 
@@ -48,7 +48,7 @@ def as_fraction(fps: float | Fraction | int) -> Fraction:
             if rate != base and abs(float(rate) - float(ntsc)) < 0.0015:
                 rate = ntsc
     if rate <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise ValidationError(f"fps must be positive, got {fps}")
     return rate
 
 
@@ -89,9 +89,9 @@ class VideoWriter:
         import av
 
         if codec not in CODECS:
-            raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+            raise ValidationError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
         if width % 2 or height % 2:
-            raise ValueError(f"yuv420p video needs an even width and height, got {width}x{height}")
+            raise ValidationError(f"yuv420p video needs an even width and height, got {width}x{height}")
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
         self.fps = as_fraction(fps)
@@ -130,7 +130,7 @@ class VideoWriter:
 
         frame = np.ascontiguousarray(frame)
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(
+            raise ValidationError(
                 f"expected a ({self.height}, {self.width}, 3) uint8 RGB frame, "
                 f"got {frame.shape} {frame.dtype}"
             )
@@ -140,7 +140,7 @@ class VideoWriter:
         if self._last_pts is not None and pts == self._last_pts:
             pts += 1  # a repeated time (some files repeat them): one tick later keeps the frame
         if self._last_pts is not None and pts <= self._last_pts:
-            raise ValueError(
+            raise ValidationError(
                 f"timestamps must increase by at least one tick of {self.time_base} s, "
                 f"got {float(timestamp)} s"
             )

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.windows import SegmentEnd, Window
 
 __all__ = ["WindowQueue", "CLOSED"]
@@ -55,9 +56,9 @@ class WindowQueue:
         self, capacity: int = 1, policy: str = "drop", on_drop: Callable[[Any], None] | None = None
     ) -> None:
         if capacity < 1:
-            raise ValueError(f"queue capacity must be at least 1, got {capacity}")
+            raise ValidationError(f"queue capacity must be at least 1, got {capacity}")
         if policy not in ("drop", "wait"):
-            raise ValueError(f"policy must be 'drop' or 'wait', got {policy!r}")
+            raise ValidationError(f"policy must be 'drop' or 'wait', got {policy!r}")
         self.capacity = capacity
         self.policy = policy
         self.on_drop = on_drop

@@ -64,6 +64,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import numpy as np
+from tubescope.errors import ValidationError
 from tubescope.eval.boxes import box_iou
 from tubescope.integrations.cctv.events import Event
 from tubescope.integrations.cctv.sources.base import isoformat_utc
@@ -252,11 +253,11 @@ class EventTracker:
         self, *, update_every: float = 10.0, max_event: float = 300.0, iou: float = 0.3
     ) -> None:
         if not update_every > 0:
-            raise ValueError(f"update_every must be positive (seconds), got {update_every}")
+            raise ValidationError(f"update_every must be positive (seconds), got {update_every}")
         if not max_event > 0:
-            raise ValueError(f"max_event must be positive (seconds), got {max_event}")
+            raise ValidationError(f"max_event must be positive (seconds), got {max_event}")
         if not 0.0 <= iou <= 1.0:
-            raise ValueError(f"iou must be in [0, 1], got {iou}")
+            raise ValidationError(f"iou must be in [0, 1], got {iou}")
         self.update_every = float(update_every)
         self.max_event = float(max_event)
         self.iou = iou

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tubescope.errors import ValidationError
+
 __all__ = ["MotionDetector"]
 
 
@@ -46,9 +48,9 @@ class MotionDetector:
         warmup: int = 10,
     ) -> None:
         if width < 16:
-            raise ValueError(f"motion analysis width must be at least 16 px, got {width}")
+            raise ValidationError(f"motion analysis width must be at least 16 px, got {width}")
         if not 0 < threshold < 1:
-            raise ValueError(
+            raise ValidationError(
                 f"motion threshold is a fraction of the picture in (0, 1), got {threshold}"
             )
         self.width = width

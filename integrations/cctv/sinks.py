@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.events import Event
 from tubescope.integrations.cctv.preflight import check_writable
 from tubescope.integrations.cctv.windows import Window
@@ -114,7 +115,7 @@ class JSONLSink:
         line = (event.to_json() + "\n").encode("utf-8")
         with self._lock:
             if self._closed:
-                raise ValueError(f"{self.path}: the events file is closed")
+                raise ValidationError(f"{self.path}: the events file is closed")
             if self._handle is None:
                 self._open()
             self._handle.write(line)

@@ -61,6 +61,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
+from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.buffers import CLOSED, WindowQueue
 from tubescope.integrations.cctv.errors import SourceError, WatchError
 from tubescope.integrations.cctv.eventlog import known_events
@@ -187,7 +188,7 @@ class Watcher:
                 f"grounder must have a ground_many(video, queries) method, got {type(grounder).__name__}"
             )
         if not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"min_score must be in [0, 1], got {min_score}")
+            raise ValidationError(f"min_score must be in [0, 1], got {min_score}")
         self.source = source
         self.queries = queries
         self.grounder = grounder

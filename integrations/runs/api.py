@@ -78,6 +78,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tubescope.errors import TubescopeError
 from tubescope.eval.table import results_table  # re-exported: the table of a run's report
 from tubescope.integrations.runs.inputs import InputCheck, check_inputs, require_some_videos
 from tubescope.integrations.runs.ledger import FAILURES, PREDICTIONS, RunLedger
@@ -98,6 +99,7 @@ from tubescope.integrations.runs.report import (
     write_report,
 )
 from tubescope.integrations.runs.request import Execution, RunRequest
+from tubescope.plural import counted
 
 __all__ = ["run_dataset", "RunResult", "results_table", "DatasetRun", "RunPlan"]
 
@@ -308,6 +310,7 @@ class DatasetRun:
         if not request.videos.is_dir():
             what = "not a directory" if request.videos.exists() else "no such directory"
             raise RunError(f"--videos {request.videos}: {what}")
+        self._check_output_folder()
         self.say("reading annotations")
         queries = load_annotations(request.annotations, request.dataset, boxes_dir=request.boxes)
         selected = select_queries(queries, limit=request.limit, shard=request.shard)
@@ -322,8 +325,7 @@ class DatasetRun:
         On a new ``out`` where not one pending video can be used, RunError: nothing is recorded.
         """
         if pending:
-            noun = "video" if len(pending) == 1 else "videos"
-            self.say(f"checking {len(pending)} {noun}")
+            self.say(f"checking {counted(len(pending), 'video')}")
         proposals = self.request.proposals.path
         checked = check_inputs(
             pending,
@@ -335,7 +337,7 @@ class DatasetRun:
         if fresh and checked.failures and not checked.ready:
             first = checked.failures[0]
             failed = [f.records()[0] for f in checked.failures]
-            count = f"{len(failed)} video" + ("" if len(failed) == 1 else "s")
+            count = counted(len(failed), "video")
             raise RunError(
                 f"none of the {count} to ground can be used ({failure_causes(failed)}); "
                 f"first: {first.job.video_id} ({failed[0]['error']})"
@@ -492,6 +494,15 @@ class DatasetRun:
         from tubescope.integrations.runs.provenance import command_line
 
         return self.request.command or command_line()
+
+    def _check_output_folder(self) -> None:
+        """``--out`` can be created and written (checked before the annotations are read)."""
+        from tubescope.durable import check_writable
+
+        try:
+            check_writable(self.request.out, "--out", folder=True)
+        except TubescopeError as err:
+            raise RunError(str(err)) from None
 
     def _output_folder(self) -> Path:
         out = self.request.out

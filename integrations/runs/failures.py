@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from tubescope.errors import AnnotationError, ProposalError, TubescopeError, VideoError
+from tubescope.plural import counted
 
 __all__ = [
     "INPUT_ERRORS",
@@ -118,4 +119,4 @@ def uses_attempt(record: dict[str, Any]) -> bool:
 def cause_phrase(cause: str, count: int) -> str:
     """``"1 missing video"``, ``"2 missing videos"``, ``"3 RuntimeError"``."""
     singular, plural = _CAUSES.get(cause, (cause, cause))
-    return f"{count} {singular if count == 1 else plural}"
+    return counted(count, singular, plural)

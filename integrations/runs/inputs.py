@@ -39,6 +39,7 @@ from tubescope.errors import AnnotationError, ProposalError, TubescopeError, Vid
 from tubescope.integrations.runs.failures import failure_record
 from tubescope.eval.datasets import VideoFiles
 from tubescope.integrations.runs.plan import RunError, VideoJob, open_video
+from tubescope.plural import counted
 
 __all__ = ["InputFailure", "InputCheck", "check_inputs", "require_some_videos"]
 
@@ -82,7 +83,7 @@ def require_some_videos(jobs: Sequence[VideoJob], resolver: VideoFiles) -> None:
             return
         except VideoError:
             continue
-    count = f"{len(ids)} video" + ("" if len(ids) == 1 else "s")
+    count = counted(len(ids), "video")
     raise RunError(
         f"--videos {resolver.root}: none of the {count} of this run is there (no "
         f"{ids[0]}.{{mp4,mkv,webm,...}} in it or its sub-directories)"
@@ -145,7 +146,7 @@ def _check(
                 "bad annotation",
                 AnnotationError(
                     annotations,
-                    f"used_segment [{begin}, {end}] lies outside the video ({frames} frames, {path})",
+                    f"used_segment [{begin}, {end}] lies outside the video ({counted(frames, 'frame')}, {path})",
                     record=job.video_id,
                     field="used_segment",
                 ),

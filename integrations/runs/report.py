@@ -19,10 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tubescope.durable import atomic_write_text
 from tubescope.eval.table import results_table
 from tubescope.integrations.runs.failures import cause_phrase, uses_attempt
 from tubescope.integrations.runs.ledger import FAILURES, PREDICTIONS, RunLedger
 from tubescope.integrations.runs.manifest import MANIFEST, Manifest, unique
+from tubescope.plural import counted
 
 __all__ = [
     "REPORT",
@@ -39,10 +41,6 @@ __all__ = [
 REPORT = "report.json"
 REPORT_TEXT = "report.txt"
 PER_QUERY = "per_query.csv"
-
-
-def _plural(count: int, singular: str, plural: str) -> str:
-    return f"{count} {singular if count == 1 else plural}"
 
 
 def failure_causes(failed: Sequence[dict[str, Any]]) -> str:
@@ -71,7 +69,7 @@ def failure_summary(failed: Sequence[dict[str, Any]], n_queries: int) -> str | N
     )
     first = failed[0]
     return (
-        f"{len(failed)} of {_plural(n_queries, 'query', 'queries')} "
+        f"{len(failed)} of {counted(n_queries, 'query', 'queries')} "
         f"({failure_causes(failed)}{hint}); "
         f"first failing video: {first.get('video_id')} ({first.get('error')})"
     )
@@ -84,14 +82,14 @@ def failure_lines(failed: Sequence[dict[str, Any]], limit: int | None = None) ->
         if entry.get("input_error"):
             how = "input error"
         else:
-            how = _plural(int(entry.get("attempts") or 0), "attempt", "attempts")
+            how = counted(int(entry.get("attempts") or 0), "attempt", "attempts")
         lines.append(f"  {entry['query_id']} ({how}): {entry.get('error')}")
     return lines
 
 
 def failure_heading(count: int) -> str:
     """``"1 query failed and scores 0"`` / ``"2 queries failed and score 0"``."""
-    return f"{_plural(count, 'query', 'queries')} failed and score{'s' if count == 1 else ''} 0"
+    return f"{counted(count, 'query', 'queries')} failed and score{'s' if count == 1 else ''} 0"
 
 
 def evaluate_run(
@@ -197,9 +195,7 @@ def write_report(
     }
     write_json_atomic(out_dir / REPORT, summary)
     report.to_csv(out_dir / PER_QUERY)
-    (out_dir / REPORT_TEXT).write_text(
-        _render_text(report, dataset, protocol, run), encoding="utf-8"
-    )
+    atomic_write_text(out_dir / REPORT_TEXT, _render_text(report, dataset, protocol, run))
     return summary
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tubescope.errors import TubescopeError
+from tubescope.errors import TubescopeError, ValidationError
 from tubescope.integrations.runs.dataset_rules import query_transform
 from tubescope.integrations.runs.overrides import check_overrides
 from tubescope.integrations.runs.plan import RunError, parse_shard
@@ -189,6 +189,8 @@ class RunRequest:
             raise RunError(f"--limit must be at least 1, got {limit!r}")
         if config is not None and not isinstance(config, GrounderConfig):
             raise RunError(f"config must be a GrounderConfig, got {type(config).__name__}")
+        if boxes is not None and dataset != "vidstg":
+            raise RunError(f"--boxes {boxes}: only applies with --dataset vidstg")
         return cls(
             dataset=dataset,
             annotations=Path(annotations),
@@ -311,20 +313,35 @@ class Execution:
             raise RunError(f"cpus per worker must be positive, got {cpus_per_worker}")
         if isinstance(model, (str, os.PathLike)):
             _check_device(device, dtype, local=not use_ray)
+            if not use_ray:
+                _check_model(model)
         return cls(use_ray, address, workers, float(cpus_per_worker), device, dtype)
+
+
+def _check_model(model: PathLike) -> None:
+    """A local checkpoint (or, offline, a cached one) is read now: its ``config.json`` names a
+    supported family. A hub id is left to the loader, which may download it."""
+    from tubescope.hub import checkpoint_family, hub_offline
+
+    text = os.fspath(model)
+    if hub_offline() or Path(text).expanduser().exists() or text.startswith((".", "/", "~", "\\")):
+        checkpoint_family(model, what="--model")
 
 
 def _check_device(device: str, dtype: str, *, local: bool) -> None:
     import torch
     from tubescope.engine.backends.loading import resolve_device, resolve_dtype
 
+    def problem(err: BaseException) -> str:  # the value is named by the flag already
+        return err.problem if isinstance(err, ValidationError) else _first_line(err)
+
     where = torch.device("cpu")
     if local:
         try:
             where = resolve_device(device)
         except (TubescopeError, ValueError, RuntimeError) as err:
-            raise RunError(f"--device {device!r}: {_first_line(err)}") from None
+            raise RunError(f"--device {device!r}: {problem(err)}") from None
     try:
         resolve_dtype(dtype, where)
     except (TubescopeError, ValueError, RuntimeError) as err:
-        raise RunError(f"--dtype {dtype!r}: {_first_line(err)}") from None
+        raise RunError(f"--dtype {dtype!r}: {problem(err)}") from None

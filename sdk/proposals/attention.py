@@ -48,6 +48,7 @@ import numpy as np
 from tubescope.engine.geometry import FULL_VIEW, GridGeometry
 from tubescope.errors import ProposalError
 from tubescope.eval.boxes import box_iou
+from tubescope.plural import counted
 from tubescope.proposals.base import select_tracks
 from tubescope.proposals.spec import SpecOptions, register_proposal_kind
 from tubescope.types import Track
@@ -376,7 +377,7 @@ class AttentionProposals:
         if self._frames.size and int(self._frames.max()) >= video.frame_count:
             raise ProposalError(
                 f"attention map frame {int(self._frames.max())} is beyond the video's "
-                f"{video.frame_count} frames"
+                f"{counted(video.frame_count, 'frame')}"
             )
         key = (video.width, video.height)
         if key not in self._cache:

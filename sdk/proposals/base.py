@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from tubescope.errors import ProposalError
+from tubescope.plural import counted
 
 if TYPE_CHECKING:
     from tubescope.types import Track
@@ -209,7 +210,7 @@ def check_tracks_fit_video(
             k = int(np.argmax(track.frames >= count))
             raise ProposalError(
                 f"{source}: {where} frames[{k}]: frame {int(track.frames[k])} is beyond the "
-                f"video's {count} frames (frame count mismatch: proposals for another video "
+                f"video's {counted(count, 'frame')} (frame count mismatch: proposals for another video "
                 "or frame rate?)"
             )
         boxes = track.boxes

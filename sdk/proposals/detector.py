@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tubescope.errors import ProposalError
+from tubescope.plural import counted
 from tubescope.proposals.base import VideoCache, select_tracks
 from tubescope.proposals.detectors import (
     GROUNDING_DINO_DEFAULT,
@@ -174,8 +175,8 @@ class DetectorProposals:
             )
             if len(outputs) != len(pending):
                 raise ProposalError(
-                    f"{self.name}: detect_batch returned {len(outputs)} results "
-                    f"for {len(pending)} frames"
+                    f"{self.name}: detect_batch returned {counted(len(outputs), 'result')} "
+                    f"for {counted(len(pending), 'frame')}"
                 )
             for frame, dets in zip(pending, outputs):
                 results.append(

@@ -66,6 +66,7 @@ import numpy as np
 from tubescope.durable import atomic_write_text
 from tubescope.errors import ProposalError, ValidationError
 from tubescope.jsonio import read_json
+from tubescope.plural import counted
 from tubescope.proposals.base import VideoCache, check_tracks_fit_video, select_tracks
 from tubescope.proposals.spec import SpecOptions, register_proposal_kind
 from tubescope.types import Track
@@ -263,7 +264,7 @@ class _Official:
             raise ProposalError(
                 f"{source}: sample_frames[{k}] = {self.sample_names[k]!r} is frame "
                 f"{int(self.sample_frames[k])} "
-                f"but the video has {count} frames (frame count mismatch)"
+                f"but the video has {counted(count, 'frame')} (frame count mismatch)"
             )
         for name, size in zip(self.names, self.sizes):
             if size != (video.width, video.height):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tubescope.errors import ValidationError
+from tubescope.plural import counted
 
 __all__ = [
     "check_frames",
@@ -107,7 +108,7 @@ def check_boxes(values: Any, count: int, field: str = "boxes") -> np.ndarray:
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValidationError(f"expected boxes of shape (n, 4), got {boxes.shape}", field)
     if boxes.shape[0] != count:
-        raise ValidationError(f"{boxes.shape[0]} boxes for {count} frames", field)
+        raise ValidationError(f"{counted(boxes.shape[0], 'box', 'boxes')} for {counted(count, 'frame')}", field)
     finite = np.isfinite(boxes).all(axis=1)
     if not finite.all():
         i = int(np.argmin(finite))
@@ -145,7 +146,7 @@ def interpolate_boxes(frames: np.ndarray, boxes: np.ndarray, query: np.ndarray) 
     """
     query = np.asarray(query, dtype=np.float64)
     if len(frames) == 0:
-        raise ValueError("no known boxes to interpolate from")
+        raise ValidationError("no known boxes to interpolate from")
     if len(frames) == 1:
         return np.repeat(boxes[:1], len(query), axis=0)
     out = np.empty((len(query), 4), dtype=np.float64)

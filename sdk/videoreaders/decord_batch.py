@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tubescope.errors import VideoError
+from tubescope.plural import counted
 from tubescope.videoreaders.base import Reader, to_display
 from tubescope.videoreaders.scan import PacketTable
 
@@ -64,7 +65,8 @@ class DecordReader(Reader):
         if count != self.frame_count:
             raise VideoError(
                 self.path,
-                f"decord sees {count} frames where FFmpeg decodes {self.frame_count}; read it with backend='pyav'",
+                f"decord sees {counted(count, 'frame')} where FFmpeg decodes {self.frame_count}; "
+                "read it with backend='pyav'",
             )
         stamps = np.asarray(reader.get_frame_timestamp(np.arange(count)))[:, 0]
         times = stamps - stamps[0]

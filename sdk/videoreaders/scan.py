@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tubescope.errors import VideoError
+from tubescope.plural import counted
 from tubescope.videoreaders.pyav_io import (
     decode,
     decode_all,
@@ -92,7 +93,8 @@ def scan(path: Path) -> PacketTable:
             raise VideoError(path, f"corrupt container ({ffmpeg_reason(err)})") from None
         if 0 < packets.total < declared:
             raise VideoError(
-                path, f"truncated: the container declares {declared} frames but only {packets.total} are present"
+                path, f"truncated: the container declares {counted(declared, 'frame')} but only {packets.total} "
+                f"{'is' if packets.total == 1 else 'are'} present"
             )
         name, container_name = codec.name, container.format.name
     finally:

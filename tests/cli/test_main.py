@@ -109,3 +109,43 @@ def test_synth_writes_clip_and_truth(tmp_path):
 def test_synth_bad_size_is_a_usage_error(tmp_path):
     result = run("synth", str(tmp_path / "s.mp4"), "--size", "big")
     assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nosuch"], "No such command 'nosuch'"),
+        (["info"], "Missing argument 'VIDEO'"),
+        (["synth", "x.mp4", "--frames", "abc"], "'--frames': 'abc' is not a valid integer"),
+        (["ground", "v.mp4", "q", "--bogus"], "No such option '--bogus'"),
+        (["--debug", "eval", "--dataset", "hcstvg-v1"], "Missing option '--annotations'"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_flag(args, needle):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith("error: ") and needle in result.output
+
+
+def test_no_arguments_show_the_help():
+    result = run()
+    assert "Usage:" in result.output and "ground" in result.output
+
+
+def test_synth_counts_one_frame_in_the_singular(tmp_path):
+    result = run("synth", str(tmp_path / "one.mp4"), "--frames", "1", "--size", "96x64", "--shapes", "1")
+    assert result.exit_code == 0, result.output
+    assert "(1 frame," in result.output
+
+
+def test_debug_works_after_the_subcommand(tmp_path):
+    text = tmp_path / "x.mp4"
+    text.write_text("nope")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tubescope.cli.main", "info", str(text), "--debug"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "VideoError" in proc.stderr

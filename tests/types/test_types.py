@@ -50,7 +50,7 @@ def test_tube_from_dict_accepts_minimal_schema_and_string_track_id():
         ({"frames": [10, 25]}, "frames: frame 25 lies outside the span [10, 20)"),
         ({"frames": [9, 12]}, "frames: frame 9 lies outside the span [10, 20)"),
         ({"frames": [10, 11.5]}, "frames[1]: frame index 11.5 is not an integer"),
-        ({"boxes": [[0, 0, 10, 10]]}, "boxes: 1 boxes for 2 frames"),
+        ({"boxes": [[0, 0, 10, 10]]}, "boxes: 1 box for 2 frames"),
         ({"boxes": [[0, 0, 10, 10], [20, 0, 10, 5]]}, "boxes[1]: box [20.0, 0.0, 10.0, 5.0] has x1 > x2"),
         ({"boxes": [[0, 9, 10, 3], [0, 0, 1, 1]]}, "boxes[0]: box [0.0, 9.0, 10.0, 3.0] has x1 > x2 or y1 > y2"),
         ({"boxes": [[0, 0, float("nan"), 1], [0, 0, 1, 1]]}, "boxes[0]: box [0.0, 0.0, nan, 1.0] is not finite"),

@@ -23,6 +23,7 @@ import pkgutil
 from typing import Any
 from urllib.parse import urlsplit
 
+from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.errors import SourceNotFoundError
 from tubescope.integrations.cctv.sources import base
 from tubescope.integrations.cctv.sources.base import (
@@ -84,7 +85,7 @@ def open_source(spec: str | os.PathLike[str], *, kind: str | None = None, **opti
     kinds = source_kinds()
     if kind is not None:
         if kind not in kinds:
-            raise ValueError(f"unknown source kind {kind!r} (known: {', '.join(kinds)})")
+            raise ValidationError(f"unknown source kind {kind!r} (known: {', '.join(kinds)})")
         return kinds[kind].from_spec(text, **options)
     for source_class in kinds.values():
         if source_class.accepts(text):

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from tubescope.errors import ValidationError
 from tubescope.video import Frame
 
 __all__ = [
@@ -145,13 +146,13 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if self.initial <= 0 or self.maximum < self.initial:
-            raise ValueError(
+            raise ValidationError(
                 f"backoff needs 0 < initial <= maximum, got initial={self.initial}, maximum={self.maximum}"
             )
         if self.factor < 1:
-            raise ValueError(f"backoff factor must be at least 1, got {self.factor}")
+            raise ValidationError(f"backoff factor must be at least 1, got {self.factor}")
         if not 0 <= self.jitter < 1:
-            raise ValueError(f"backoff jitter must be in [0, 1), got {self.jitter}")
+            raise ValidationError(f"backoff jitter must be in [0, 1), got {self.jitter}")
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
@@ -220,7 +221,7 @@ class Source(ABC):
         registered = SOURCE_KINDS.get(kind)
         name = f"{cls.__module__}.{cls.__qualname__}"
         if registered is not None and f"{registered.__module__}.{registered.__qualname__}" != name:
-            raise ValueError(f"source kind {kind!r} is already taken by {registered.__qualname__}")
+            raise ValidationError(f"source kind {kind!r} is already taken by {registered.__qualname__}")
         cls.kind = kind
         cls.priority = priority
         SOURCE_KINDS[kind] = cls

@@ -84,7 +84,7 @@ def resolve_tz(tz: str | tzinfo | None) -> tzinfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
+        raise ValidationError(
             f"unknown time zone {tz!r} (use an IANA name such as 'Europe/Paris', or 'UTC')"
         ) from None
 
@@ -260,7 +260,7 @@ class FileSource(Source, kind="file", priority=30):
         self.tz = tz
         self.clock = clock or ("replay" if realtime else "file")
         if self.clock not in ("file", "replay"):
-            raise ValueError(f"clock must be 'file' or 'replay', got {self.clock!r}")
+            raise ValidationError(f"clock must be 'file' or 'replay', got {self.clock!r}")
         self.loop = loop
 
     def probe(self, timeout: float | None = None) -> list[str]:

@@ -67,6 +67,7 @@ from tubescope.integrations.cctv.sources.files import (
     time_pattern_warning,
 )
 from tubescope.jsonio import read_json
+from tubescope.plural import counted
 
 __all__ = ["FolderSource", "FolderState", "VIDEO_PATTERNS", "STATE_FILE_NAME"]
 
@@ -223,9 +224,9 @@ class FolderSource(Source, kind="folder", priority=20):
             raise SourceNotFoundError(self.folder, "no such folder")
         super().__init__(source_id or self.folder.resolve().name)
         if settle < 0 or poll <= 0:
-            raise ValueError(f"settle must be >= 0 and poll > 0, got settle={settle}, poll={poll}")
+            raise ValidationError(f"settle must be >= 0 and poll > 0, got settle={settle}, poll={poll}")
         if done_when not in ("read", "acknowledged"):
-            raise ValueError(f"done_when must be 'read' or 'acknowledged', got {done_when!r}")
+            raise ValidationError(f"done_when must be 'read' or 'acknowledged', got {done_when!r}")
         if tz is not None:
             resolve_tz(tz)  # fail now, not at the first file
         check_time_pattern(time_pattern)
@@ -380,7 +381,7 @@ class FolderSource(Source, kind="folder", priority=20):
                             file=str(path),
                         )
                 except VideoError as err:
-                    self._reject(name, size, mtime_ns, f"{err.problem} (after {count} frames)")
+                    self._reject(name, size, mtime_ns, f"{err.problem} (after {counted(count, 'frame')})")
                     self._end_segment(segment)
                     return
             if self._stop.is_set():

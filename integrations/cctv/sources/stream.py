@@ -45,6 +45,7 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from tubescope.errors import ValidationError
 from tubescope.integrations.cctv.errors import (
     SourceAuthError,
     SourceConnectionError,
@@ -157,16 +158,16 @@ class StreamSource(Source, kind="stream", priority=10):
                 f"not a stream URL (scheme {scheme or 'missing'!r}; expected one of {', '.join(STREAM_SCHEMES)})",
             )
         if transport not in ("tcp", "udp"):
-            raise ValueError(f"transport must be 'tcp' or 'udp', got {transport!r}")
+            raise ValidationError(f"transport must be 'tcp' or 'udp', got {transport!r}")
         if clock not in ("auto", "receive"):
-            raise ValueError(f"clock must be 'auto' or 'receive', got {clock!r}")
+            raise ValidationError(f"clock must be 'auto' or 'receive', got {clock!r}")
         for name, value in (
             ("open_timeout", open_timeout),
             ("read_timeout", read_timeout),
             ("stall_timeout", stall_timeout),
         ):
             if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+                raise ValidationError(f"{name} must be positive, got {value}")
         super().__init__(source_id or stream_id(url))
         self._url = url  # may hold credentials: never printed
         self.url = redact_url(url)

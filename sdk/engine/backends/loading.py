@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 from tubescope.engine.backends.families import adapter_class, adapter_classes, adapter_for
-from tubescope.errors import ModelUnavailableError
+from tubescope.errors import ModelUnavailableError, ValidationError
 from tubescope.jsonio import read_json
 from tubescope.hub import resolve_checkpoint  # re-exported: checkpoint resolution lives in tubescope.hub
 
@@ -39,18 +39,53 @@ __all__ = [
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``."""
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else must exist here.
+
+    Raises:
+        ValidationError: ``device`` is not a device name torch knows, or this machine does not
+            have it (the message names the value and the devices that are available).
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+        >>> try:
+        ...     resolve_device("tpu")
+        ... except ValidationError as err:
+        ...     print(str(err).split(";")[0])
+        device 'tpu': not a device name torch knows
+    """
     if isinstance(device, torch.device):
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        available += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        available.append("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        available += [f"xpu:{i}" for i in range(xpu.device_count())]
+    where = f"device {device!r}"
+    choices = f"available here: auto, {', '.join(available)}"
     try:
-        resolved = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device {device!r} is not a torch device") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return resolved
+        resolved = torch.device(str(device).strip())
+    except (RuntimeError, ValueError, TypeError):
+        raise ValidationError(f"not a device name torch knows; {choices}", where) from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValidationError(f"requested but CUDA is not available on this machine; {choices}", where)
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValidationError(f"this machine has {torch.cuda.device_count()} CUDA device(s); {choices}", where)
+        return resolved
+    if resolved.type == "mps" and "mps" in available:
+        return resolved
+    if resolved.type == "xpu" and any(name.startswith("xpu") for name in available):
+        return resolved
+    raise ValidationError(f"this machine cannot load a model on {resolved.type!r}; {choices}", where)
 
 
 _DTYPES = {
@@ -66,7 +101,15 @@ _DTYPES = {
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """``"auto"`` -> bfloat16 on CUDA (float16 where bf16 is unsupported), float32 on CPU."""
+    """``"auto"`` -> bfloat16 on CUDA (float16 where bf16 is unsupported), float32 on CPU.
+
+    Raises:
+        ValidationError: ``dtype`` is not one of the names below (the message lists them).
+
+    Example:
+        >>> resolve_dtype("bf16", torch.device("cpu"))
+        torch.bfloat16
+    """
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
@@ -74,9 +117,13 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     try:
-        return _DTYPES[str(dtype).lower()]
+        return _DTYPES[str(dtype).strip().lower()]
     except KeyError:
-        raise ValueError(f"dtype {dtype!r} is not one of 'auto', {sorted(_DTYPES)}") from None
+        raise ValidationError(
+            f"not a dtype tubescope loads models in; use auto, float32, bfloat16 or float16 "
+            f"(or {', '.join(sorted(set(_DTYPES) - {'float32', 'bfloat16', 'float16'}))})",
+            f"dtype {dtype!r}",
+        ) from None
 
 
 def _read_config(directory: Path, model_id: str) -> dict[str, Any]:

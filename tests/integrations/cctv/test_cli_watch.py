@@ -73,7 +73,7 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
-    assert "events (2 lines) ->" in err and str(events) in err
+    assert "1 event (2 lines) ->" in err and str(events) in err
     (event,) = fold_events(events)
     assert [line.state for line in read_events(events)] == ["open", "close"]
     assert event.reason == "ended"

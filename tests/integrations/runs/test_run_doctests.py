@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.docstring_examples import check_docstring_examples
 
 MODULES = [
     "tubescope.integrations.runs.plan",
@@ -27,7 +26,4 @@ MODULES = [
 def test_docstring_examples(name: str) -> None:
     if name.endswith(".api"):
         pytest.importorskip("tubescope.testing")
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
-    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
-    assert result.attempted > 0
+    check_docstring_examples(name)

@@ -19,6 +19,7 @@ from tubescope.integrations.runs import RunError, run_dataset
 
 from tests.engine.stub_backend import StubBackend
 from tests.integrations.runs.helpers import run_args, write_hcstvg, write_vidstg
+from tests.stub_loader import plant_stub_loader
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -26,15 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.fixture
 def loads(monkeypatch) -> list[str]:
     """The model ids the run loaded (the loader hands out a stub backend)."""
-    calls: list[str] = []
-
-    def load_backend(name_or_path, device="auto", dtype="auto", **options):
-        calls.append(str(name_or_path))
-        return StubBackend(4, 4, 4)
-
-    monkeypatch.setattr("tubescope.engine.backends.load_backend", load_backend)
-    monkeypatch.setattr("tubescope.engine.backends.detect_family", lambda name: "qwen2-vl")
-    return calls
+    return plant_stub_loader(monkeypatch)
 
 
 @pytest.fixture(scope="module")
