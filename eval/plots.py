@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tubescope.durable import atomic_write_bytes
 from tubescope.errors import TubescopeError
 from tubescope.eval.report import Report
 
@@ -56,7 +58,7 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     ax.legend()
     fig.tight_layout()
     hist = out / "viou_hist.png"
-    fig.savefig(hist, dpi=100)
+    _save(fig, hist)
 
     fig, ax = new_figure((5.2, 5.0))
     for name, mask in groups:
@@ -70,5 +72,12 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     ax.legend(loc="upper left")
     fig.tight_layout()
     scatter = out / "tiou_vs_viou.png"
-    fig.savefig(scatter, dpi=100)
+    _save(fig, scatter)
     return [hist, scatter]
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Render the PNG in memory, then replace ``path`` atomically (no half-written image)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    atomic_write_bytes(path, buffer.getvalue())

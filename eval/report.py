@@ -17,6 +17,7 @@ queries in that order (numpy's pairwise ``mean`` differs in the last bits).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tubescope.durable import atomic_write_text
 from tubescope.eval.annotations.record import GTQuery
 from tubescope.eval.datasets import get_family
 from tubescope.eval.metrics import THRESHOLDS, QueryScores
@@ -257,26 +259,27 @@ class Report:
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the per-query results as CSV (columns :data:`CSV_FIELDS`)."""
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_FIELDS)
-            for r in self.per_query:
-                pred = r.pred_span or ("", "")
-                writer.writerow(
-                    [
-                        r.query_id,
-                        r.video_id,
-                        r.qtype or "",
-                        repr(r.tIoU),
-                        repr(r.vIoU),
-                        repr(r.gt_vIoU),
-                        int(r.missing),
-                        r.gt_span[0],
-                        r.gt_span[1],
-                        *(_number(v) if v != "" else "" for v in pred),
-                        r.n_frames,
-                    ]
-                )
+        handle = io.StringIO(newline="")
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS)
+        for r in self.per_query:
+            pred = r.pred_span or ("", "")
+            writer.writerow(
+                [
+                    r.query_id,
+                    r.video_id,
+                    r.qtype or "",
+                    repr(r.tIoU),
+                    repr(r.vIoU),
+                    repr(r.gt_vIoU),
+                    int(r.missing),
+                    r.gt_span[0],
+                    r.gt_span[1],
+                    *(_number(v) if v != "" else "" for v in pred),
+                    r.n_frames,
+                ]
+            )
+        atomic_write_text(path, handle.getvalue())  # written whole, then renamed into place
 
     def __repr__(self) -> str:
         parts = []

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tubescope.errors import ValidationError
 
-__all__ = ["atomic_write_text", "fsync_directory", "check_writable"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory", "check_writable"]
 
 
 def fsync_directory(path: str | os.PathLike[str]) -> None:
@@ -45,8 +45,8 @@ def fsync_directory(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, fsync, rename.
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, rename.
 
     Readers see either the old file or the new one, never a partial write; the folder is
     created if needed and the file gets the usual permissions (umask applied).
@@ -58,8 +58,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600 files
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -68,6 +68,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             os.unlink(tmp)
         raise
     fsync_directory(target.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def check_writable(path: str | os.PathLike[str], what: str, *, folder: bool = False) -> None:

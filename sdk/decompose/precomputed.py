@@ -1,6 +1,6 @@
 """Decompositions read from JSON: the official ``gpt4_decompose_attr_action.json`` or our own format.
 
-Official format (research/method.md §4), keyed by video file name::
+Official format (docs/method.md §9, "Query decomposition"), keyed by video file name::
 
     {"7_demoClipA.mp4": {"decompose_attribute": ["the man in purple clothes."],
                          "decompose_action": ["The man takes a step forward ..."]}}

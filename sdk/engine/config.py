@@ -281,10 +281,6 @@ def layer_window(layers: str | tuple[int, ...], num_layers: int) -> list[int] | 
     return chosen
 
 
-# frames_thre + 1 of the official scripts, per dataset
-_PAPER_WINDOW = {"hcstvg-v1": 8, "hcstvg-v2": 11, "vidstg": 6}
-
-
 def preset(name: str, family: str | None = None, *, dataset: str | None = None) -> GrounderConfig:
     """The named preset for a backbone family (``None``: family-independent values).
 
@@ -294,14 +290,22 @@ def preset(name: str, family: str | None = None, *, dataset: str | None = None) 
             official values (its adapter's ``paper`` settings; none for a family the paper did
             not run or a custom backend's name); for ``"paper"`` this imports the adapter
             modules, and so torch.
-        dataset: ``"hcstvg-v1"``, ``"hcstvg-v2"`` or ``"vidstg"``: the official window length.
+        dataset: a name of the dataset table (:mod:`tubescope.eval.datasets`: ``"hcstvg-v1"``,
+            ``"hcstvg-v2"``, ``"vidstg"``, ...): the official window length (its ``window``,
+            the scripts' ``frames_thre + 1``) and the per-dataset overrides of the family.
     """
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}", "preset")
-    if dataset is not None and dataset not in _PAPER_WINDOW:
-        raise ConfigError(
-            f"unknown dataset {dataset!r}; choose from {', '.join(sorted(_PAPER_WINDOW))}", "dataset"
-        )
+    if dataset is not None:
+        from tubescope.eval.datasets import dataset_names, get_dataset
+
+        if dataset not in dataset_names():
+            raise ConfigError(
+                f"unknown dataset {dataset!r}; choose from {', '.join(dataset_names())}", "dataset"
+            )
+        window = get_dataset(dataset).window
+    else:
+        window = 11  # HC-STVG-v2's, the paper's main benchmark
     if name == "default":
         return GrounderConfig()
     values: dict[str, Any] = dict(
@@ -317,7 +321,7 @@ def preset(name: str, family: str | None = None, *, dataset: str | None = None) 
         frame_score="mask_max",
         sample_frames="proposals",
         temporal_strategy="window",
-        temporal_k=_PAPER_WINDOW.get(dataset or "hcstvg-v2", 11),
+        temporal_k=window,
         window_tie="stop",
         span_inside_track=False,
         span_mode="sampled",

@@ -72,7 +72,6 @@ def test_good_input_loads_the_model_once(work, loads, tmp_path):
         (["--proposals", "precomputed:{root}/bad.json"], ("--proposals", "bad.json", "not valid JSON")),
         (["--proposals", "precomputed:{root}/other.json"], ("--proposals", "frame 40", "12 frames")),
         (["--decomposer", "{root}/bad.json"], ("--decomposer", "bad.json")),
-        (["--decomposer", "mllm"], ("--decomposer mllm", "cannot generate text")),
         (["--device", "tpu"], ("--device tpu", "available here: auto, cpu")),
         (["--dataset", "vidstg"], ("--dataset vidstg", "--preset paper")),
     ],
@@ -80,6 +79,19 @@ def test_good_input_loads_the_model_once(work, loads, tmp_path):
 def test_bad_input_is_one_line_before_the_model_loads(work, loads, extra, needles):
     root, _ = work
     one_line(ground(work, *[e.format(root=root) for e in extra]), *needles)
+    assert loads == []
+
+
+def test_decomposer_mllm_with_a_family_that_cannot_generate_is_refused_before_loading(
+    work, loads, monkeypatch
+):
+    """Every shipped family generates text; a plug-in family without ``generate_text`` cannot."""
+
+    class Silent:  # an adapter class with no text generation
+        family = "silent"
+
+    monkeypatch.setattr("tubescope.engine.backends.families.adapter_class", lambda family: Silent)
+    one_line(ground(work, "--decomposer", "mllm"), "--decomposer mllm", "cannot generate text")
     assert loads == []
 
 

@@ -106,7 +106,7 @@ class TransformersBackend:
     ) -> None:
         unknown = sorted(set(options) - set(self.option_defaults))
         if unknown:
-            raise TypeError(
+            raise _families.BackendOptionError(
                 f"{type(self).__name__}: unknown option(s) {unknown}; "
                 f"valid options: {sorted(self.option_defaults)}"
             )

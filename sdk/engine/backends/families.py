@@ -52,6 +52,7 @@ from typing import Any
 from tubescope.errors import ModelUnavailableError, TubescopeError, ValidationError
 
 __all__ = [
+    "BackendOptionError",
     "FamilyError",
     "PaperSettings",
     "TinyRecipe",
@@ -72,6 +73,13 @@ PACKAGE = "tubescope.engine.backends"
 
 class FamilyError(TubescopeError, ValueError):
     """A model family is unknown, or a family class declares itself inconsistently."""
+
+
+class BackendOptionError(TubescopeError, TypeError):
+    """An adapter was given an option it does not have (``--set backend_options`` / keyword).
+
+    A ``TypeError`` too, as for any unexpected keyword argument.
+    """
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tubescope.engine.backends.families import adapter_class, adapter_classes, adapter_for
+from tubescope.engine.backends.families import (
+    BackendOptionError,
+    adapter_class,
+    adapter_classes,
+    adapter_for,
+)
 from tubescope.errors import ModelUnavailableError, ValidationError
 from tubescope.jsonio import read_json
 from tubescope.hub import resolve_checkpoint  # re-exported: checkpoint resolution lives in tubescope.hub
@@ -206,7 +211,7 @@ def load_backend(
         cls = adapter_for(str(config["model_type"]), model_id)
     unknown = sorted(set(adapter_options) - set(cls.option_defaults))
     if unknown:
-        raise TypeError(
+        raise BackendOptionError(
             f"{cls.family}: unknown option(s) {unknown}; valid options: {sorted(cls.option_defaults)}"
         )
 

@@ -1,7 +1,7 @@
 """Pixel preprocessing of video frames without torchvision.
 
-transformers' video processors all need torchvision, which cannot run with the CPU torch build
-(research/deps.md §1), so the adapters turn ``(F, H, W, 3)`` uint8 RGB frames into the vision
+transformers' video processors all need torchvision, which does not import beside the CPU torch
+build tubescope is tested with (README "Install"), so the adapters turn ``(F, H, W, 3)`` uint8 RGB frames into the vision
 tower's input here, with Pillow and numpy, the same way transformers' PIL image processors do:
 
 * :func:`resize_frames`: Pillow resize of uint8 frames (bicubic by default), like
