@@ -33,9 +33,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tubescope.errors import TubescopeError
+from tubescope.registry import Registry
 
 if TYPE_CHECKING:  # the table itself imports nothing heavy (the CLI reads it at start-up)
     import numpy as np
@@ -46,7 +47,6 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "Family",
-    "Registry",
     "StcatGT",
     "VideoLayout",
     "dataset_names",
@@ -65,7 +65,6 @@ class DatasetError(TubescopeError, ValueError):
     """An unknown dataset or family name, or a conflicting registration (one line)."""
 
 
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -196,53 +195,8 @@ class Dataset:
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-class Registry(Generic[R]):
-    """Records by name, in registration order; what the dataset and format tables share.
-
-    Registering an equal record again is a no-op (modules may be imported twice); a different
-    record under a taken name, and an unknown name, are :class:`DatasetError` s (one line, the
-    choices listed).
-
-    Example:
-        >>> table = Registry("colour")
-        >>> _ = table.add("red", (255, 0, 0))
-        >>> try:
-        ...     table.get("blue")
-        ... except DatasetError as err:
-        ...     print(err)
-        unknown colour 'blue'; choose from red
-    """
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.records: dict[str, R] = {}
-
-    def add(self, name: str, record: R) -> R:
-        known = self.records.get(name)
-        if known is not None and known != record:
-            raise DatasetError(f"{self.what} {name!r} is already registered")
-        self.records[name] = record
-        return record
-
-    def get(self, name: str) -> R:
-        try:
-            return self.records[name]
-        except (KeyError, TypeError):
-            problem = f"unknown {self.what} {name!r}; choose from {self.choices()}"
-            raise DatasetError(problem) from None
-
-    def remove(self, name: str) -> None:
-        self.records.pop(name, None)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.records)
-
-    def choices(self) -> str:
-        return ", ".join(self.records) or "none"
-
-
-_FAMILIES: Registry[Family] = Registry("dataset family")
-_DATASETS: Registry[Dataset] = Registry("dataset")
+_FAMILIES: Registry[Family] = Registry("dataset family", DatasetError)
+_DATASETS: Registry[Dataset] = Registry("dataset", DatasetError)
 
 
 def register_family(family: Family) -> Family:
@@ -263,7 +217,7 @@ def register_dataset(dataset: Dataset) -> Dataset:
         'train'
         >>> unregister_dataset("hcstvg-v1-train")
     """
-    if dataset.family not in _FAMILIES.records:
+    if dataset.family not in _FAMILIES:
         raise DatasetError(
             f"dataset {dataset.name!r}: unknown family {dataset.family!r}; register it first "
             f"(families: {_FAMILIES.choices()})"
@@ -307,4 +261,4 @@ def family_names() -> tuple[str, ...]:
 
 def datasets_of(family: str) -> tuple[Dataset, ...]:
     """The datasets of one family, in registration order."""
-    return tuple(d for d in _DATASETS.records.values() if d.family == family)
+    return tuple(d for d in _DATASETS.values() if d.family == family)

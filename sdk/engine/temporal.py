@@ -42,8 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tubescope.engine.config import ConfigError
 from tubescope.engine.geometry import GridGeometry
 from tubescope.engine.spatial import FrameShape, box_pixels
+from tubescope.registry import Registry
 
 __all__ = [
     "SpanParams",
@@ -72,33 +74,30 @@ class SpanParams:
 #: ``strategy(scores, params) -> (first, last)``, inclusive positions into ``scores``.
 SpanStrategy = Callable[[np.ndarray, SpanParams], tuple[int, int]]
 
-_STRATEGIES: dict[str, SpanStrategy] = {}
+_STRATEGIES: Registry[SpanStrategy] = Registry("temporal strategy", ConfigError)
 
 
 def register_strategy(name: str) -> Callable[[SpanStrategy], SpanStrategy]:
     """Decorator: register a span strategy under ``name`` (``GrounderConfig.temporal_strategy``).
 
     Raises:
-        ValueError: ``name`` is taken.
+        ConfigError: ``name`` is taken (by another function).
     """
 
     def add(fn: SpanStrategy) -> SpanStrategy:
-        if name in _STRATEGIES:
-            raise ValueError(f"span strategy {name!r} is registered already")
-        _STRATEGIES[name] = fn
-        return fn
+        return _STRATEGIES.add(name, fn)
 
     return add
 
 
 def unregister_strategy(name: str) -> SpanStrategy:
     """Remove a registered strategy (and return it)."""
-    return _STRATEGIES.pop(name)
+    return _STRATEGIES.remove(name)
 
 
 def strategy_names() -> tuple[str, ...]:
     """The registered strategy names, in registration order."""
-    return tuple(_STRATEGIES)
+    return _STRATEGIES.names()
 
 
 def select_span(
@@ -116,10 +115,7 @@ def select_span(
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0:
         raise ValueError("no frame scores")
-    try:
-        fn = _STRATEGIES[strategy]
-    except KeyError:
-        raise ValueError(f"unknown temporal strategy {strategy!r}; registered: {', '.join(_STRATEGIES)}") from None
+    fn = _STRATEGIES.get(strategy)
     first, last = fn(scores, SpanParams(int(k), float(threshold), tie))
     if not 0 <= first <= last < len(scores):
         raise ValueError(f"span strategy {strategy!r} returned ({first}, {last}) for {len(scores)} frames")

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from tubescope.errors import ProposalError
 from tubescope.proposals.base import ProposalSource
-from tubescope.proposals.registry import Registry
+from tubescope.registry import Registry
 
 __all__ = [
     "resolve_proposals",
@@ -95,7 +95,7 @@ class ProposalKind:
         return self.usage() if callable(self.usage) else self.usage
 
 
-_KINDS: Registry[ProposalKind] = Registry("proposal kind")
+_KINDS: Registry[ProposalKind] = Registry("proposal kind", ProposalError, case_insensitive=True, reserved=":@")
 _ARGUMENT_RULES = ("required", "none", "optional")
 
 
@@ -197,7 +197,7 @@ def resolve_proposals(spec: Any, *, device: str = "cpu", stride: int = 10) -> Pr
     options = SpecOptions(device=device, stride=stride)
     if isinstance(spec, str):
         name, sep, argument = spec.strip().partition(":")
-        kind = _KINDS.get(name)
+        kind = _KINDS.find(name)
         if kind is None:
             raise invalid_spec(spec, f"unknown kind {name.strip()!r}")
         argument = argument.strip()

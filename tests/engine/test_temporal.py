@@ -40,7 +40,7 @@ def test_a_new_strategy_is_one_function_through_the_registry(last_frame_strategy
 
 
 def test_registered_names_are_unique_and_unknown_ones_refused():
-    with pytest.raises(ValueError, match="registered already"):
+    with pytest.raises(ConfigError, match="already registered"):
         register_strategy("window")(lambda scores, params: (0, 0))
     with pytest.raises(ConfigError, match="temporal_strategy"):
         GrounderConfig(temporal_strategy="last_frame")

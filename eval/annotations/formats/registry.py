@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tubescope.eval.datasets.table import DatasetError, Registry, get_family
+from tubescope.eval.datasets.table import DatasetError, get_family
+from tubescope.registry import Registry
 
 if TYPE_CHECKING:
     from tubescope.eval.annotations.record import GTQuery
@@ -84,7 +85,7 @@ class AnnotationFormat:
     fast: Callable[[bytes, str | None], FastLoad | None] | None = None
 
 
-_FORMATS: Registry[AnnotationFormat] = Registry("annotation format")
+_FORMATS: Registry[AnnotationFormat] = Registry("annotation format", DatasetError)
 
 
 def register_format(fmt: AnnotationFormat) -> AnnotationFormat:
@@ -141,7 +142,7 @@ def _score(fmt: AnnotationFormat, data: Any) -> float:
 def detect_format(data: Any) -> AnnotationFormat | None:
     """The registered format that best fits parsed JSON ``data`` (None: no format fits)."""
     best, best_score = None, 0.0
-    for fmt in _FORMATS.records.values():
+    for fmt in _FORMATS.values():
         score = _score(fmt, data)
         if score > best_score:
             best, best_score = fmt, score

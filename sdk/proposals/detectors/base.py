@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 from tubescope.errors import ModelUnavailableError, ProposalError
 from tubescope.hub import resolve_checkpoint
-from tubescope.proposals.registry import Registry
+from tubescope.registry import Registry
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -103,7 +103,7 @@ def rescale_boxes(
 
 
 # ---------------------------------------------------------------------------- registry
-_DETECTORS: Registry[Callable[..., Any]] = Registry("detector")
+_DETECTORS: Registry[Callable[..., Any]] = Registry("detector", ProposalError, case_insensitive=True, reserved=":@")
 
 
 def register_detector(name: str) -> Callable[[Factory], Factory]:
@@ -150,7 +150,7 @@ def build_detector(name: str, model: str | None = None, *, device: str = "cpu") 
         ...     print(err)
         unknown detector 'yolo'; registered: grounding-dino, owlv2
     """
-    factory = _DETECTORS.get(name)
+    factory = _DETECTORS.find(name)
     if factory is None:
         raise ProposalError(
             f"unknown detector {name!r}; registered: {', '.join(detector_names()) or 'none'}"
