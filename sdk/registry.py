@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -58,12 +59,22 @@ def _definition(value: Any) -> tuple[str, str] | None:
 
 
 def _same(known: Any, value: Any) -> bool:
-    """Is ``value`` the registration ``known`` again (same object, definition or record)?"""
+    """Is ``value`` the registration ``known`` again (same object, definition or record)?
+
+    Records (dataclass instances) are the same when every field is: a module imported a
+    second time defines equal records whose functions are new objects of the same definition.
+    """
     if known is value:
         return True
     definition = _definition(known)
     if definition is not None:
         return definition == _definition(value)
+    if dataclasses.is_dataclass(known) and not isinstance(known, type):
+        if type(known).__qualname__ != type(value).__qualname__ or not dataclasses.is_dataclass(value):
+            return False
+        return all(
+            _same(getattr(known, f.name), getattr(value, f.name)) for f in dataclasses.fields(known)
+        )
     try:
         return bool(known == value)
     except Exception:  # noqa: BLE001 - records that cannot be compared are not the same

@@ -15,33 +15,31 @@ format                 shape                                                    
 =====================  ==========================================================  =========
 
 A format is an :class:`AnnotationFormat` record (detection signature, precise loader,
-optional fast reader) defined in its module and added with :func:`register_format` (the
-built-ins here, in detection order); the dataset table (:mod:`tubescope.eval.datasets`) names
+optional fast reader) defined in its module; every module of this package is imported and
+its records registered (:func:`register_format`), so a new format is one new module; the dataset table (:mod:`tubescope.eval.datasets`) names
 the formats each dataset comes in.
 
 Example:
     >>> format_names()
-    ('hcstvg-raw', 'hcstvg-proc', 'vidstg-official', 'vidstg-tubedetr')
+    ('hcstvg-proc', 'hcstvg-raw', 'vidstg-official', 'vidstg-tubedetr')
 """
 
 from __future__ import annotations
 
-from tubescope.eval.annotations.formats import (
-    hcstvg_proc,
-    hcstvg_raw,
-    registry,
-    vidstg_official,
-    vidstg_tubedetr,
-)
+import importlib
+import pkgutil
+
+from tubescope.eval.annotations.formats import registry
 from tubescope.eval.annotations.formats.registry import *  # noqa: F403  (the public names)
-from tubescope.eval.annotations.formats.registry import register_format
+from tubescope.eval.annotations.formats.registry import AnnotationFormat, register_format
 
 __all__ = list(registry.__all__)
 
-for _format in (
-    hcstvg_raw.HCSTVG_RAW,
-    hcstvg_proc.HCSTVG_PROC,
-    vidstg_official.VIDSTG_OFFICIAL,
-    vidstg_tubedetr.VIDSTG_TUBEDETR,
-):
-    register_format(_format)
+# A format is one module here: every AnnotationFormat record it defines is registered, in
+# module order (detection tries them in that order).
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+    if _info.name == "registry":
+        continue
+    for _record in vars(importlib.import_module(f"{__name__}.{_info.name}")).values():
+        if isinstance(_record, AnnotationFormat):
+            register_format(_record)
