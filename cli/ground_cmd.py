@@ -29,6 +29,9 @@ DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
                    "(default: attention).")
 @click.option("--decomposer", default=None, help="rules, mllm, or a precomputed decomposition JSON.")
 @click.option("--frames", "num_frames", type=click.IntRange(1), default=None, help="Frames shown to the model.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Change one GrounderConfig field of the preset, e.g. --set tas=false, --set lra_steps=0 "
+                   "(checked against the field's type and range). Repeatable.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the GroundingResult JSON here (a list when several queries are given).")
@@ -44,6 +47,7 @@ def ground_command(
     proposals: str | None,
     decomposer: str | None,
     num_frames: int | None,
+    sets: tuple[str, ...],
     device: str,
     out: Path | None,
     render_to: Path | None,
@@ -54,16 +58,19 @@ def ground_command(
     from tubescope.engine.backends import detect_family
     from tubescope.engine.config import preset as make_preset
     from tubescope.grounder import Grounder
+    from tubescope.integrations.runs.overrides import parse_set_options
     from tubescope.video import Video
 
     quiet_ffmpeg()
     texts = [check_query(q) for q in queries]
+    overrides = parse_set_options(sets)  # a bad --set fails before the model loads
     opened = Video(video)  # fail on a bad video before loading a model
     console = Console(stderr=True)
     with console.status("loading model...") as status:
         config = make_preset(preset, detect_family(model), dataset=dataset)
         if num_frames is not None:
             config = config.replace(num_frames=num_frames)
+        config = config.replace(**overrides)
         grounder = Grounder(model, proposals=proposals or "attention", decomposer=decomposer, config=config,
                             device=device)
 
