@@ -22,7 +22,10 @@ mean/std 0.5. Frames are resized with the video processor's ``smart_resize``: bo
 multiples of 32, the *whole clip's* pixels (frames x height x width) within
 ``[min_pixels, max_pixels]``, the ``size.shortest_edge`` / ``size.longest_edge`` of the
 checkpoint's ``video_preprocessor_config.json``; ``cap_pixels_per_frame=True`` applies
-qwen-vl-utils' per-frame cap (768 tokens) as transformers' option of that name does.
+qwen-vl-utils' per-frame cap (768 tokens) as transformers' option of that name does. Which
+frames are shown is the grounder's choice (``num_frames`` sampled uniformly, as in the paper),
+not the video processor's own sampling (2 fps, 4 to 768 frames); the printed times tell the
+model when each was taken either way.
 
 Vision tower: each temporal patch attends only to itself (as in Qwen2-VL), so token groups
 are independent and :meth:`VisualTokens.reversed_frames` of an encoding is the encoding of the
@@ -48,8 +51,9 @@ Decisions (the paper predates Qwen3-VL, so neither has an official answer):
   backwards with those times (tests/engine/backends/test_qwen3_vl.py).
 
 M-RoPE: Qwen3-VL interleaves the temporal, height and width frequencies
-(``mrope_interleaved``) and gives every block's tokens the temporal position of the text
-before it (the printed times replace Qwen2.5-VL's time-scaled ids); position ids come from
+(``mrope_interleaved``) and gives every block's tokens, as their temporal id, the position
+that follows the text before them (the printed times replace Qwen2.5-VL's time-scaled ids, so
+a reversed pass keeps the forward pass's position ids); position ids come from
 ``model.model.get_rope_index`` with the video grid split per temporal patch, as transformers
 computes them.
 
