@@ -128,7 +128,9 @@ _QWEN3_PAPER = PaperSettings(
 )
 
 
-def group_seconds(times: Sequence[float], frames_per_group: int, temporal_patch: int = 2) -> list[float]:
+def group_seconds(
+    times: Sequence[float], frames_per_group: int, temporal_patch: int = 2
+) -> list[float]:
     """The time of each temporal patch as ``Qwen3VLProcessor`` prints it: the mean of its first
     and last frame's time, the last frame repeated to fill the last patch; with one frame per
     patch (duplicated frames) the frame's own time.
@@ -189,10 +191,12 @@ def _tiny_files(tiny: TinySpec, **text_extra: Any) -> dict[str, dict[str, Any]]:
         "image_std": list(QWEN3_STD),
         "processor_class": "Qwen3VLProcessor",
     }
+    image = {**pixels, "image_processor_type": "Qwen2VLImageProcessorFast"}
+    video = {**pixels, "video_processor_type": "Qwen3VLVideoProcessor"}
     return {
         "config.json": config,
-        "preprocessor_config.json": {**pixels, "image_processor_type": "Qwen2VLImageProcessorFast"},
-        "video_preprocessor_config.json": {**pixels, "video_processor_type": "Qwen3VLVideoProcessor"},
+        "preprocessor_config.json": image,
+        "video_preprocessor_config.json": video,
     }
 
 
