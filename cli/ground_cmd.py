@@ -42,6 +42,9 @@ DEFAULT_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
                    "(default: attention).")
 @click.option("--decomposer", type=TEXT, default=None, help="rules, mllm, or a precomputed decomposition JSON.")
 @click.option("--frames", "num_frames", type=click.IntRange(1), default=None, help="Frames shown to the model.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Change one GrounderConfig field of the preset, e.g. --set tas=false, --set lra_steps=0 "
+                   "(checked against the field's type and range). Repeatable.")
 @click.option("--device", type=TEXT, default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Write the GroundingResult JSON here (a list when several queries are given).")
@@ -57,6 +60,7 @@ def ground_command(
     proposals: str | None,
     decomposer: str | None,
     num_frames: int | None,
+    sets: tuple[str, ...],
     device: str,
     out: Path | None,
     render_to: Path | None,
@@ -67,11 +71,13 @@ def ground_command(
     from tubescope.durable import atomic_write_text, check_writable
     from tubescope.engine.config import preset as make_preset
     from tubescope.grounder import Grounder
+    from tubescope.integrations.runs.overrides import parse_set_options
     from tubescope.video import Video
 
     quiet_ffmpeg()
     # ---- everything cheap first: nothing below loads a model until the inputs are known good
     texts = [check_query(q) for q in queries]
+    overrides = parse_set_options(sets)  # a bad --set fails before the model loads
     if dataset is not None and preset != "paper":
         raise ValidationError("only applies with --preset paper", f"--dataset {dataset}")
     if out is not None:
@@ -92,7 +98,8 @@ def ground_command(
     config = make_preset(preset, family, dataset=dataset)
     if num_frames is not None:
         config = config.replace(num_frames=num_frames)
-    enough_frames(opened, config.num_frames, "--frames", num_frames is not None)
+    config = config.replace(**overrides)
+    enough_frames(opened, config.num_frames, "--frames", num_frames is not None or "num_frames" in overrides)
     # ---- the expensive part
     console = Console(stderr=True)
     with console.status("loading model...") as status:

@@ -225,7 +225,8 @@ def save_tiny_model(
 
     The vision tower takes 112 x 112 frames in 14-pixel patches (Qwen: any multiple of 28 up
     to 224 x 224 pixels), so 4 frames at 112 x 112 give a ``(2, 4, 4)`` Qwen token grid and a
-    ``(4, 4, 4)`` LLaVA / InternVL grid (plus one newline token for LLaVA-OneVision). The language model has
+    ``(4, 4, 4)`` LLaVA / InternVL grid (plus one newline token for LLaVA-OneVision); Qwen3-VL
+    has its real 16-pixel patches (32 px token cells: 4 frames of 128 x 128 give ``(2, 4, 4)``). The language model has
     ``num_layers`` layers of ``hidden_size`` with ``num_heads`` query and ``num_kv_heads`` key
     heads (grouped-query attention), vocabulary 1024. The same ``seed`` writes the same weights.
 

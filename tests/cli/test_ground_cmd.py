@@ -67,6 +67,32 @@ def test_ground_paper_preset_and_attention_proposals(setup):
     assert result.meta["sampled_over"] == "video" and "sample_frames" in proc.stderr
 
 
+def test_ground_qwen3_vl_with_and_without_tas(setup):
+    """A tiny Qwen3-VL (timestamped blocks, DeepStack) grounds end to end with one vision
+    encode; ``--set tas=false`` drops the reversed pass (its question and caption forwards)."""
+    work, clip, _ = setup
+    model = save_tiny_model("qwen3-vl", work / "tiny-qwen3-vl")
+    passes = {}
+    for tas in (True, False):
+        out = work / f"q3-{tas}.json"
+        proc = run("ground", str(clip.path), clip.objects[0].description, "--model", str(model), "--frames", "4",
+                   "--proposals", f"precomputed:{work / 'tracks.json'}", "--set", f"tas={str(tas).lower()}",
+                   "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        result = GroundingResult.from_json(out.read_text())
+        assert result.meta["family"] == "qwen3-vl" and result.meta["config"]["tas"] is tas
+        assert result.stats["vision_encodes"] == 1
+        assert result.tube is not None and result.track_id in {o.track_id for o in clip.objects}
+        passes[tas] = result.stats["forward_passes"]
+    assert passes[True] > passes[False]
+
+
+def test_ground_bad_set_fails_before_the_model_loads(setup):
+    work, clip, _ = setup
+    proc = run("ground", str(clip.path), "x", "--model", "nobody/no-such-model", "--set", "tas=maybe")
+    one_line_error(proc, "--set tas='maybe'")
+
+
 def test_ground_bad_video_path(setup):
     work, _, model = setup
     one_line_error(run("ground", str(work / "nope.mp4"), "x", "--model", str(model)), "nope.mp4", "no such file")

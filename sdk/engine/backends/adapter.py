@@ -7,16 +7,19 @@ class registers itself when it is defined) and provides:
 
 * :meth:`~TransformersBackend._encode_frames`: pixels -> vision tower -> projector -> pooling,
   returning the ``(num_tokens, hidden)`` embeddings, their :class:`TokenLayout` and private
-  ``extra`` data;
+  ``extra`` data (an ``extra["layer_embeds"]`` entry, the DeepStack features of Qwen3-VL,
+  becomes :attr:`VisualTokens.layer_embeds`);
 * :attr:`~TransformersBackend.template`: its :class:`ChatTemplate`;
 * optionally :meth:`~TransformersBackend._position_ids` (Qwen's M-RoPE).
 
 Everything else is shared here: freezing the model, switching its language model to the
 row-capturing attention (:mod:`.capture`), prompt assembly (:mod:`.prompting`), yes/no ids,
 and :meth:`~TransformersBackend.prefill`, which builds ``inputs_embeds`` itself (text
-embeddings with ``visual.embeds + visual_prompt`` in the visual span), runs the shared prefix
-once with a KV cache and each question's suffix against a fork of it (:mod:`.prefill`), and
-returns the last-position logits and the captured attention rows.
+embeddings with ``visual.embeds + visual_prompt`` in the visual span), gives the language model
+the per-layer visual features of the positions each forward covers
+(:meth:`~TransformersBackend._language_model_inputs`), runs the shared prefix once with a KV
+cache and each question's suffix against a fork of it (:mod:`.prefill`), and returns the
+last-position logits and the captured attention rows.
 
 Counters (``backend.counters``, a plain dict the engine may read and reset):
 
@@ -211,6 +214,27 @@ class TransformersBackend:
         """The time of each temporal group, for templates that print it."""
         return None
 
+    def _language_model_inputs(
+        self, visual: VisualTokens, visual_index: Sequence[int] | torch.Tensor, start: int, end: int
+    ) -> dict[str, Any]:
+        """Extra keyword arguments of the language-model forward over prompt positions
+        ``[start, end)`` whose visual tokens sit at ``visual_index``: for tokens with
+        :attr:`~VisualTokens.layer_embeds` (DeepStack), transformers' ``visual_pos_masks``
+        (the forward's visual positions) and ``deepstack_visual_embeds`` (one ``(n, hidden)``
+        tensor per layer, those positions' features in order); nothing otherwise. The visual
+        prompt is not added to these features: it lives in the input embedding space only."""
+        layers = visual.layer_embeds
+        if layers is None:
+            return {}
+        index = torch.as_tensor(visual_index, device=self.device)
+        inside = (index >= start) & (index < end)
+        if not bool(inside.any()):
+            return {}
+        mask = torch.zeros(1, end - start, dtype=torch.bool, device=self.device)
+        mask[0, index[inside] - start] = True
+        features = layers.to(self.device, self.dtype)[:, inside]
+        return {"visual_pos_masks": mask, "deepstack_visual_embeds": list(features)}
+
     @property
     def language_model(self) -> torch.nn.Module:
         return self.model.model.language_model
@@ -236,9 +260,17 @@ class TransformersBackend:
             embeds, layout, extra = self._encode_frames(frames, **kwargs)
         self.counters["vision_encodes"] += 1
         embeds = embeds.detach().to(self.dtype)
+        layers = extra.pop("layer_embeds", None)
+        if layers is not None:
+            layers = layers.detach().to(self.dtype)
         view = self.frame_view(frames.shape[1], frames.shape[2])
         return VisualTokens(
-            embeds=embeds, layout=layout, frame_indices=indices, extra=extra, view=view
+            embeds=embeds,
+            layout=layout,
+            frame_indices=indices,
+            extra=extra,
+            view=view,
+            layer_embeds=layers,
         )
 
     def prompt(self, question: str, visual: VisualTokens) -> Prompt:
@@ -340,6 +372,7 @@ class TransformersBackend:
                         inputs_embeds=embeds[0][:, :prefix],
                         position_ids=positions[0][..., :prefix],
                         use_cache=True,
+                        **self._language_model_inputs(visual, visual_index, 0, prefix),
                     )
                 cache = out.past_key_values
                 self.counters["prefix_passes"] += 1
@@ -354,6 +387,7 @@ class TransformersBackend:
                         position_ids=pos[..., prefix:],
                         past_key_values=fork_cache(cache) if cache is not None else None,
                         use_cache=cache is not None,
+                        **self._language_model_inputs(visual, visual_index, prefix, prompt.length),
                     )
                 self.counters["forward_passes"] += 1
                 self.counters["forward_tokens"] += prompt.length - prefix

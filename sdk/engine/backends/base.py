@@ -35,7 +35,9 @@ For a transformers model, add one module to this package with a subclass of
 (from a ``ChatTemplate``), ``prefill`` (shared-prefix KV cache, row attention capture,
 gradients to the visual prompt), the frozen model and the yes/no ids; the adapter implements
 ``_make_template`` and ``_encode_frames`` (plus ``_position_ids`` for M-RoPE models,
-``_placeholder_counts`` for per-frame placeholders) and declares its family in its class body::
+``_placeholder_counts`` for per-frame placeholders, ``_group_seconds`` for printed times, and an
+``extra["layer_embeds"]`` for DeepStack features, :attr:`VisualTokens.layer_embeds`) and
+declares its family in its class body::
 
     class MyVLBackend(LlavaVideoBackend):
         family = "my-vl"                         # family=..., presets, tubescope demo --family
@@ -64,7 +66,8 @@ reads ``paper``, :func:`tubescope.testing.save_tiny_model`, ``TINY_FAMILIES`` an
 ``tubescope demo --family`` read ``tiny``, and the backend tests (every test parametrised by
 family, the end-to-end family tests) run on its tiny checkpoint. A family name or model type
 that is already registered fails at import with a ``FamilyError``. Real examples:
-``qwen2_vl`` (a complete adapter) and ``llava_onevision``.
+``qwen2_vl`` (a complete adapter), ``llava_onevision`` and ``qwen3_vl`` (timestamped blocks,
+DeepStack).
 """
 
 from __future__ import annotations
@@ -205,6 +208,10 @@ class VisualTokens:
             fractions of the frame's width and height (see :mod:`tubescope.engine.geometry`):
             ``(0, 0, 1, 1)`` when the whole frame is resized onto the grid; a centre crop of a
             16:9 frame to a square is ``(0.21875, 0, 0.78125, 1)``; padding extends past 0..1.
+        layer_embeds: ``(K, num_tokens, hidden)`` features the language model adds to its hidden
+            states at the visual positions after each of its first ``K`` decoder layers
+            (Qwen3-VL's DeepStack: features of intermediate vision layers), or None; they are
+            part of the tokens, so :meth:`reversed_frames` reverses them too.
     """
 
     embeds: torch.Tensor
@@ -213,12 +220,19 @@ class VisualTokens:
     reversed: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     view: tuple[float, float, float, float] = FULL_VIEW
+    layer_embeds: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "view", check_view(self.view))
         if self.embeds.ndim != 2 or self.embeds.shape[0] != self.layout.num_tokens:
             raise ValueError(
                 f"embeds must be (num_tokens={self.layout.num_tokens}, hidden), got {tuple(self.embeds.shape)}"
+            )
+        layers = self.layer_embeds
+        if layers is not None and (layers.ndim != 3 or layers.shape[1] != self.layout.num_tokens):
+            raise ValueError(
+                f"layer_embeds must be (layers, num_tokens={self.layout.num_tokens}, hidden), "
+                f"got {tuple(layers.shape)}"
             )
         if len(self.frame_indices) != self.layout.num_frames:
             raise ValueError(f"{len(self.frame_indices)} frame indices for {self.layout.num_frames} frames")
@@ -230,14 +244,18 @@ class VisualTokens:
     def reversed_frames(self) -> VisualTokens:
         """The same tokens with the temporal groups in reverse order (no re-encoding).
 
-        Newline tokens keep their positions. Position ids are not changed, so the model sees
-        the video played backwards. Maps computed on the result are put back in the original
-        order with :func:`unreverse_grid`.
+        Newline tokens keep their positions; :attr:`layer_embeds` are permuted with the
+        tokens. Position ids are not changed, so the model sees the video played backwards.
+        Maps computed on the result are put back in the original order with
+        :func:`unreverse_grid`.
         """
         import torch
 
         perm = torch.as_tensor(self.layout.reverse_permutation(), device=self.embeds.device)
-        return replace(self, embeds=self.embeds[perm], reversed=not self.reversed)
+        layers = None if self.layer_embeds is None else self.layer_embeds[:, perm]
+        return replace(
+            self, embeds=self.embeds[perm], layer_embeds=layers, reversed=not self.reversed
+        )
 
 
 def unreverse_grid(grid: Any) -> Any:

@@ -370,8 +370,9 @@ class Qwen2VLBackend(TransformersBackend):
     def temporal_patch_size(self) -> int:
         return int(self.model.config.vision_config.temporal_patch_size)
 
-    def frame_size(self, height: int, width: int) -> tuple[int, int]:
-        """The ``(height, width)`` frames of ``height x width`` are resized to."""
+    def frame_size(self, height: int, width: int, num_frames: int = 2) -> tuple[int, int]:
+        """The ``(height, width)`` frames of ``height x width`` are resized to (Qwen2-VL's
+        pixel budget is per frame: ``num_frames``, the frames the tower sees, does not matter)."""
         factor = self.patch_size * self.merge_size
         size = self.options["size"]
         if size is not None:
@@ -409,10 +410,11 @@ class Qwen2VLBackend(TransformersBackend):
     def pixel_values(self, frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int], int]:
         """``(patches, (grid_t, grid_h, grid_w), frames_per_group)`` for ``(F, H, W, 3)`` uint8 frames."""
         pre = self.preprocessor
-        h, w = self.frame_size(frames.shape[1], frames.shape[2])
+        tps = self.temporal_patch_size
+        seen = frames.shape[0] * (tps if self.options["duplicate_frames"] else 1)
+        h, w = self.frame_size(frames.shape[1], frames.shape[2], seen)
         resized = resize_frames(frames, h, w, pre.resample)
         pixels = rescale_normalize(resized, pre.image_mean, pre.image_std, pre.rescale_factor)
-        tps = self.temporal_patch_size
         per_group = tps
         if self.options["duplicate_frames"]:
             pixels = np.repeat(pixels, tps, axis=0)
@@ -424,22 +426,34 @@ class Qwen2VLBackend(TransformersBackend):
 
     # ---------------------------------------------------------------- hooks
 
-    def _encode_frames(
-        self, frames: np.ndarray, *, timestamps: Sequence[float] | None = None
-    ) -> tuple[torch.Tensor, TokenLayout, dict[str, Any]]:
+    def _run_tower(self, frames: np.ndarray) -> tuple[Any, TokenLayout, dict[str, Any]]:
+        """The vision tower's output on ``frames`` (one video), the token layout and the
+        ``extra`` entries of the grid: ``video_grid_thw``, ``frames_per_group``, ``frame_size``."""
         num_frames = frames.shape[0]
         patches, (gt, gh, gw), per_group = self.pixel_values(frames)
         grid = torch.tensor([[gt, gh, gw]], dtype=torch.long, device=self.device)
         pixel_values = torch.from_numpy(patches).to(self.device, self.model.model.visual.dtype)
-        features = self.model.model.get_video_features(
+        output = self.model.model.get_video_features(
             pixel_values_videos=pixel_values, video_grid_thw=grid
         )
-        embeds = features.pooler_output[0]
         m = self.merge_size
         group_of_frame = np.arange(num_frames) // per_group
         layout = TokenLayout.regular(
             num_frames, gt, gh // m, gw // m, group_of_frame=group_of_frame
         )
+        extra = {
+            "video_grid_thw": grid,
+            "frames_per_group": per_group,
+            "frame_size": (gh * self.patch_size, gw * self.patch_size),
+        }
+        return output, layout, extra
+
+    def _encode_frames(
+        self, frames: np.ndarray, *, timestamps: Sequence[float] | None = None
+    ) -> tuple[torch.Tensor, TokenLayout, dict[str, Any]]:
+        num_frames = frames.shape[0]
+        output, layout, extra = self._run_tower(frames)
+        per_group = extra["frames_per_group"]
         fps = float(self.options["sample_fps"])
         if timestamps is not None:
             times = np.asarray(timestamps, dtype=np.float64)
@@ -452,13 +466,8 @@ class Qwen2VLBackend(TransformersBackend):
                 fps = 1.0 / step
         if fps <= 0:
             raise ValueError(f"sample_fps must be positive, got {fps}")
-        extra = {
-            "video_grid_thw": grid,
-            "frames_per_group": per_group,
-            "frame_size": (gh * self.patch_size, gw * self.patch_size),
-            "second_per_grid_ts": per_group / fps,
-        }
-        return embeds, layout, extra
+        extra["second_per_grid_ts"] = per_group / fps
+        return output.pooler_output[0], layout, extra
 
     def _rope_kwargs(self, visual: VisualTokens) -> dict[str, Any]:
         return {}

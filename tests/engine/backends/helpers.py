@@ -19,25 +19,28 @@ def random_frames(num: int = 4, height: int = 112, width: int = 112, seed: int =
 def full_inputs(
     backend: Any, visual: Any, question: str, visual_prompt: torch.Tensor | None = None
 ):
-    """``(inputs_embeds, position_ids, prompt)`` of one whole prompt, built independently of prefill."""
+    """``(inputs_embeds, position_ids, prompt, layer_inputs)`` of one whole prompt, built
+    independently of prefill (``layer_inputs``: the DeepStack features of the whole prompt, for
+    the families that have them)."""
     prompt = backend.prompt(question, visual)
     ids = prompt.input_ids.to(backend.device)
     embeds = backend.model.get_input_embeddings()(ids[None]).clone()
     vis = visual.embeds if visual_prompt is None else visual.embeds + visual_prompt
     embeds[0, list(prompt.visual_index)] = vis
-    return embeds, backend._position_ids(ids, visual), prompt
+    layer_inputs = backend._language_model_inputs(visual, prompt.visual_index, 0, prompt.length)
+    return embeds, backend._position_ids(ids, visual), prompt, layer_inputs
 
 
 def eager_attentions(
     backend: Any, visual: Any, question: str, visual_prompt: torch.Tensor | None = None
 ):
     """Reference: eager ``output_attentions=True`` over the whole prompt (no cache)."""
-    embeds, positions, prompt = full_inputs(backend, visual, question, visual_prompt)
+    embeds, positions, prompt, layer_inputs = full_inputs(backend, visual, question, visual_prompt)
     backend.model.set_attn_implementation({"text_config": "eager"})
     try:
         with torch.no_grad():
             out = backend.language_model(
-                inputs_embeds=embeds, position_ids=positions, output_attentions=True
+                inputs_embeds=embeds, position_ids=positions, output_attentions=True, **layer_inputs
             )
     finally:
         install(backend.model)

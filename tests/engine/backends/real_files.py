@@ -19,11 +19,12 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 VENDORED = REPOSITORY / "tests" / "fixtures" / "hf"
 QWEN25 = VENDORED / "Qwen__Qwen2.5-VL-7B-Instruct"
 QWEN2 = VENDORED / "Qwen__Qwen2-VL-2B-Instruct-AWQ"
+QWEN3 = VENDORED / "Qwen__Qwen3-VL-4B-Instruct"
 LLAVA_NEXT_VIDEO = "llava-hf__LLaVA-NeXT-Video-7B-hf"
 ENV = "TUBESCOPE_HF_FIXTURES"
 
 #: the families built like real files in these tests.
-REAL_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "llava-next-video")
+REAL_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-next-video")
 
 
 def shared_fixtures() -> Path:
@@ -38,9 +39,9 @@ def like(family: str) -> Any:
     """The ``like=`` argument that builds ``family`` from real files (skips when absent)."""
     if family == "qwen2.5-vl":
         return [QWEN25]
-    if family == "qwen2-vl":
-        # Qwen2-VL's own tokenizer files; its vocab.json and merges.txt are Qwen2.5-VL's
-        return [QWEN2, (QWEN25, ("vocab.json", "merges.txt"))]
+    if family in ("qwen2-vl", "qwen3-vl"):
+        # their own tokenizer and config files; their vocab.json and merges.txt are Qwen2.5-VL's
+        return [QWEN2 if family == "qwen2-vl" else QWEN3, (QWEN25, ("vocab.json", "merges.txt"))]
     if family == "llava-next-video":
         folder = shared_fixtures() / LLAVA_NEXT_VIDEO
         if not (folder / "tokenizer.model").is_file():

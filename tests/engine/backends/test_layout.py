@@ -18,6 +18,8 @@ GEOMETRY = {
     "llava-onevision": (112, 112, 28, (4, 4, 4)),
     "llava-next-video": (112, 112, 28, (4, 4, 4)),
     "internvl": (112, 112, 28, (4, 4, 4)),  # 8 x 8 patches, pixel shuffle 0.5
+    "qwen3-vl": (128, 192, 32, (2, 4, 6)),  # 16 px patches, 2 x 2 merge
+    "qwen3-vl-moe": (128, 192, 32, (2, 4, 6)),
 }
 
 

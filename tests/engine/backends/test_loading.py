@@ -143,7 +143,7 @@ def test_forced_family_and_dtype(tiny_dirs):
     out = backend.prefill(visual, [QUESTION])[0]
     assert out.logits.dtype == torch.float32 and out.attention.dtype == torch.float32
     with pytest.raises(ValueError, match="not one of"):
-        load_backend(tiny_dirs["qwen2.5-vl"], family="qwen3-vl")
+        load_backend(tiny_dirs["qwen2.5-vl"], family="qwen9-vl")
 
 
 def test_device_and_dtype_resolution():

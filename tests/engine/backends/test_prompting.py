@@ -10,6 +10,7 @@ from tubescope.engine.backends.llava_onevision import LlavaOnevisionBackend
 from tubescope.engine.backends.prefill import shared_prefix_length
 from tubescope.engine.backends.prompting import ChatTemplate, answer_token_ids, tokenize_prompt
 from tubescope.engine.backends.qwen2_vl import Qwen2VLBackend
+from tubescope.engine.backends.qwen3_vl import Qwen3VLBackend
 from tubescope.errors import ModelUnavailableError, QueryError
 
 from tests.engine.backends.helpers import QUESTION, random_frames
@@ -32,8 +33,15 @@ def test_prompt_text_and_expansion(backend):
     text = backend.tokenizer.decode(one, skip_special_tokens=False)
     bos = backend.tokenizer.bos_token if isinstance(backend, LlavaNextVideoBackend) else ""
     groups = visual.layout.groups
-    assert text == bos + backend.template.text(QUESTION, groups)
-    if isinstance(backend, Qwen2VLBackend):
+    assert text == bos + backend.template.text(QUESTION, groups, backend._group_seconds(visual))
+    if isinstance(backend, Qwen3VLBackend):
+        # one block per temporal patch, its time first, inside the template's vision markers
+        per_group = visual.layout.rows * visual.layout.cols
+        assert prompt.visual_positions is not None and len(prompt.visual_positions) == groups * per_group
+        assert text.startswith("<|im_start|>user\n<|vision_start|><0.2 seconds><|vision_start|><|video_pad|>")
+        assert text.endswith(f"<|vision_end|><|vision_end|>{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
+        assert text.count("seconds><|vision_start|>") == groups
+    elif isinstance(backend, Qwen2VLBackend):
         assert ids[prompt.visual_start - 1] == backend.tokenizer.convert_tokens_to_ids(
             "<|vision_start|>"
         )
@@ -55,7 +63,7 @@ def test_prompt_text_and_expansion(backend):
         assert isinstance(backend, LlavaNextVideoBackend)
         assert ids[0] == backend.tokenizer.bos_token_id
         assert text.endswith(f"USER: <video>\n{QUESTION} ASSISTANT:")
-    if not isinstance(backend, InternVLBackend):
+    if not isinstance(backend, (InternVLBackend, Qwen3VLBackend)):
         assert (
             prompt.visual_positions is None
             and prompt.visual_end == prompt.visual_start + visual.num_tokens

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,15 +24,24 @@ from tests.engine.backends.helpers import CAPTION, QUESTION, random_frames
 from tests.engine.backends.real_files import QWEN2, QWEN25, VENDORED, like
 
 # the official code's answer ids (its run scripts' --yes_id / --no_id) and grounding tokens
+# (Qwen3-VL is not in the paper: our paper preset scores its Qwen2 vocabulary's ids and takes
+# the Qwen2-VL scripts' token)
 OFFICIAL_YES_NO = {
     "qwen2-vl": (9693, 2152),
     "qwen2.5-vl": (9693, 2152),
+    "qwen3-vl": (9693, 2152),
     "llava-next-video": (3582, 1217),
 }
-OFFICIAL_TOKEN = {"qwen2-vl": "<|im_start|>", "qwen2.5-vl": "<|im_start|>", "llava-next-video": "▁A"}
+OFFICIAL_TOKEN = {
+    "qwen2-vl": "<|im_start|>",
+    "qwen2.5-vl": "<|im_start|>",
+    "qwen3-vl": "<|im_start|>",
+    "llava-next-video": "▁A",
+}
 TAIL = {
     "qwen2-vl": ("<|im_end|>", "Ċ", "<|im_start|>", "assistant", "Ċ"),
     "qwen2.5-vl": ("<|im_end|>", "Ċ", "<|im_start|>", "assistant", "Ċ"),
+    "qwen3-vl": ("<|im_end|>", "Ċ", "<|im_start|>", "assistant", "Ċ"),
     "llava-next-video": ("▁A", "SS", "IST", "ANT", ":"),
 }
 
@@ -45,29 +55,64 @@ def _messages(family: str, question: str, video: bool = True) -> list[dict]:
     return messages
 
 
-def processor_ids(backend, family: str, visual, question: str) -> list[int]:
+def qwen3_expanded(backend, text: str, visual, fps: float, indices) -> str:
+    """``text`` with its video placeholder expanded by transformers' own
+    ``Qwen3VLProcessor.replace_video_token`` (a timestamp and a vision block per temporal
+    patch, from the frames' ``VideoMetadata``) and ``ProcessorMixin.get_text_with_replacements``,
+    run on a processor without its video processor (which needs torchvision)."""
+    from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
+    from transformers.video_utils import VideoMetadata
+
+    processor = object.__new__(Qwen3VLProcessor)
+    processor.__dict__.update(
+        image_token="<|image_pad|>",
+        video_token="<|video_pad|>",
+        vision_start_token="<|vision_start|>",
+        vision_end_token="<|vision_end|>",
+        video_processor=SimpleNamespace(
+            merge_size=backend.preprocessor.merge_size,
+            temporal_patch_size=backend.preprocessor.temporal_patch_size,
+        ),
+    )
+    metadata = VideoMetadata(
+        total_num_frames=int(max(indices)) + 1, fps=fps, frames_indices=[int(i) for i in indices]
+    )
+    inputs = {"video_grid_thw": visual.extra["video_grid_thw"].cpu(), "video_metadata": [metadata]}
+    replacement = processor.replace_video_token(inputs, 0)
+    (expanded,), _ = processor.get_text_with_replacements([text], [], [replacement])
+    return expanded
+
+
+def processor_ids(backend, family: str, visual, question: str, fps: float = 2.0, indices=None) -> list[int]:
     """What ``processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)``
     gives, without the processor (its video processors need torchvision): the checkpoint's
     template rendered by the tokenizer, the video placeholder repeated as
     transformers/models/<family>/processing_*.py repeats it, the text tokenized with special
-    tokens unless the rendered text already starts with BOS (processing_utils.py)."""
+    tokens unless the rendered text already starts with BOS (processing_utils.py). Qwen3-VL's
+    frame times come from the sampled frame ``indices`` of an ``fps`` video (default: the
+    frames 0, 1, ... at the adapter's default ``sample_fps`` of 2)."""
     tok = backend.tokenizer
     text = tok.apply_chat_template(
         _messages(family, question), tokenize=False, add_generation_prompt=True
     )
-    if family in ("qwen2-vl", "qwen2.5-vl"):
+    if family == "qwen3-vl":
+        assert text.count("<|video_pad|>") == 1
+        if indices is None:
+            indices = range(visual.layout.num_frames)
+        expanded = qwen3_expanded(backend, text, visual, fps, indices)
+    elif family in ("qwen2-vl", "qwen2.5-vl"):
         # Qwen2VLProcessor / Qwen2_5_VLProcessor.replace_video_token: grid_thw.prod() // merge**2
         merge = backend.preprocessor.merge_size
         count = int(visual.extra["video_grid_thw"][0].prod()) // merge**2
-        token = "<|video_pad|>"
+        assert text.count("<|video_pad|>") == 1
+        expanded = text.replace("<|video_pad|>", "<|video_pad|>" * count)
     else:
         # LlavaNextVideoProcessor.replace_video_token: (h // patch) * (w // patch) // 4 per frame
         side = backend.image_size
         patch = backend.model.config.vision_config.patch_size
         count = (side // patch) * (side // patch) // 4 * visual.layout.num_frames
-        token = "<video>"
-    assert text.count(token) == 1
-    expanded = text.replace(token, token * count)
+        assert text.count("<video>") == 1
+        expanded = text.replace("<video>", "<video>" * count)
     add_special = not (tok.bos_token and expanded.startswith(tok.bos_token))
     return list(tok(expanded, add_special_tokens=add_special)["input_ids"])
 
@@ -161,6 +206,22 @@ def test_checkpoint_keeps_the_real_tokenizer_template_ids_and_geometry(real_fami
         head = 64 // 4
         assert sum(sections) == head // 2 and sections == scale_sections([16, 24, 24], head // 2)
         assert sections == [2, 3, 3]  # 16:24:24 of a 128 head -> 2:3:3 of a 16 head
+    if family == "qwen3-vl":
+        text_config = backend.model.config.get_text_config()
+        rope = text_config.rope_parameters
+        assert real_text["rope_scaling"]["mrope_interleaved"] and rope["mrope_interleaved"]
+        assert rope["mrope_section"] == scale_sections([24, 20, 20], 8) == [3, 3, 2]
+        assert rope["rope_theta"] == real_text["rope_theta"] == 5000000
+        assert text_config.head_dim == 16 and tiny_config["tie_word_embeddings"] is True
+        # patch 16, merge 2, temporal patch 2; DeepStack blocks 5, 11, 17 of 24 -> 0, 1 of 2
+        assert (vision["patch_size"], vision["spatial_merge_size"], vision["temporal_patch_size"]) == (16, 2, 2)
+        assert real_vision["deepstack_visual_indexes"] == [5, 11, 17]
+        assert vision["deepstack_visual_indexes"] == [0, 1] and vision["depth"] == 2
+        assert vision["num_position_embeddings"] == real_vision["num_position_embeddings"] == 2304
+        video = json.loads((path / "video_preprocessor_config.json").read_text())
+        assert video == real.json("video_preprocessor_config.json")
+        assert (backend.preprocessor.min_pixels, backend.preprocessor.max_pixels) == (4096, 25165824)
+        assert backend.preprocessor.image_mean == (0.5, 0.5, 0.5)
 
 
 def _documented(family):
@@ -176,6 +237,24 @@ def test_prompt_ids_equal_the_checkpoint_template_and_processor(real_family, rea
     for question in (QUESTION, CAPTION, "Is there the man in the red jacket who sits down in this video?"):
         ours = backend.prompt(question, visual).input_ids.tolist()
         assert ours == processor_ids(backend, real_family, visual, question), question
+
+
+@pytest.mark.parametrize("num_frames", [4, 8, 20])
+def test_qwen3_vl_prompt_ids_with_the_frames_timestamps(real_backends, num_frames):
+    """The sampled frames of a 29.97 fps video: their times reach the prompt as the processor
+    prints them, one ``<t seconds>`` block per temporal patch, token for token."""
+    backend = real_backends["qwen3-vl"]
+    fps = 30000 / 1001
+    indices = np.linspace(0, 299, num_frames).round().astype(int)
+    visual = backend.encode(random_frames(num_frames, 90, 160, seed=num_frames), indices, timestamps=indices / fps)
+    assert visual.layout.groups == num_frames // 2
+    for question in (QUESTION, CAPTION):
+        ours = backend.prompt(question, visual).input_ids.tolist()
+        assert ours == processor_ids(backend, "qwen3-vl", visual, question, fps, indices), question
+    text = backend.tokenizer.decode(ours)
+    assert text.count(" seconds><|vision_start|>") == num_frames // 2
+    first = f"<{(indices[0] + indices[1]) / 2 / fps:.1f} seconds>"
+    assert text.startswith(f"<|im_start|>user\n<|vision_start|>{first}<|vision_start|><|video_pad|>")
 
 
 def test_yes_no_ids_are_the_official_ones(real_family, real_backends):
@@ -223,3 +302,20 @@ def test_real_preprocessing_sets_the_qwen_frame_size(real_backends):
     visual = backend.encode(random_frames(2, 90, 160, seed=5))
     assert visual.layout.grid_shape == (1, h // 28, w // 28)
     assert np.isfinite(visual.embeds.numpy()).all()
+
+
+def test_real_qwen3_vl_preprocessing_is_the_video_processors_clip_budget(real_backends):
+    """Qwen3-VL's video budget covers the whole clip (frames x height x width), as
+    ``Qwen3VLVideoProcessor.resize`` computes it from the real video preprocessor config."""
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    backend = real_backends["qwen3-vl"]
+    for frames, height, width in ((4, 90, 160), (20, 720, 1280), (64, 1080, 1920), (2, 20, 600)):
+        expected = smart_resize(frames, height, width, temporal_factor=2, factor=32,
+                                min_pixels=4096, max_pixels=25165824)
+        assert backend.frame_size(height, width, frames) == expected, (frames, height, width)
+    assert backend.frame_size(720, 1280, 20) == (704, 1280)  # 20 x 704 x 1280 fits the budget
+    h, w = backend.frame_size(1080, 1920, 64)
+    assert 64 * h * w <= 25165824 and h % 32 == w % 32 == 0
+    visual = backend.encode(random_frames(4, 90, 160, seed=5))
+    assert visual.layout.grid_shape == (2, 3, 5) and visual.extra["frame_size"] == (96, 160)
