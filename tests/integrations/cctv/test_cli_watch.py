@@ -66,16 +66,19 @@ def test_watch_rtsp_writes_events_and_clips_and_stops_cleanly_on_ctrl_c(
         assert wait_until(lambda: _lines(events) >= 2 or proc.poll() is not None, 40)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=60)  # the window being grounded finishes first
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopping" in err
-    assert "1 event (2 lines) ->" in err and str(events) in err
-    (event,) = fold_events(events)
-    assert [line.state for line in read_events(events)] == ["open", "close"]
+    folded = fold_events(events)
+    # a loaded machine may see a later red square before the Ctrl-C lands: one event each
+    assert f"{len(folded)} event{'s' if len(folded) > 1 else ''} ({2 * len(folded)} lines) ->" in err
+    assert str(events) in err
+    event = folded[0]
+    assert [line.state for line in read_events(events) if line.event_id == event.event_id] == ["open", "close"]
     assert event.reason == "ended"
     assert event.query == "the red square" and event.source_id == f"127.0.0.1:{server.port}/cam"
     assert min(abs(event.start.timestamp() - server.t0 - red) for red in (6.0, 14.0, 22.0)) < 0.8
