@@ -10,6 +10,8 @@ from typing import Any
 from tubescope.errors import AnnotationError, PredictionError
 from tubescope.eval.annotations import GTQuery, check_queries, read_annotations
 from tubescope.eval.datasets import get_dataset
+from tubescope.eval.fastjsonl import predictions_from, read_jsonl_columns
+from tubescope.eval.forked import ForkedCall
 from tubescope.eval.matching import check_within_videos, match_predictions
 from tubescope.eval.metrics import score_queries
 from tubescope.eval.predictions import Prediction, read_predictions
@@ -78,6 +80,31 @@ def as_predictions(
     return out
 
 
+BACKGROUND_BYTES = 16 << 20
+"""Prediction files at least this large are parsed in a forked process (:mod:`.forked`)
+while the annotations are read, when two cores are free."""
+
+
+def _read_in_background(
+    annotations: Any, predictions: Any, prediction_format: str | None
+) -> ForkedCall | None:
+    """A child parsing a large JSONL prediction file into columns, or None (read it here)."""
+    if not isinstance(predictions, (str, os.PathLike)) or prediction_format not in (None, "jsonl"):
+        return None
+    if not isinstance(annotations, (str, os.PathLike)):
+        return None  # nothing to do meanwhile
+    try:
+        size = os.path.getsize(predictions)
+    except OSError:
+        return None  # the reader in this process says what is wrong with the file
+    if size < BACKGROUND_BYTES:
+        return None
+    # a JSON number takes two bytes at least (a digit and a separator): 8 bytes a number
+    # bounds every frame and box, and a line of 20 bytes at least bounds the per-tube arrays
+    bound = 4 * size + 3 * 8 * (size // 20) + (1 << 16)
+    return ForkedCall.start(read_jsonl_columns, os.fspath(predictions), shared_bytes=bound)
+
+
 def evaluate(
     annotations: PathLike | Sequence[GTQuery],
     predictions: PathLike | Sequence[Any] | Mapping[Any, Any],
@@ -129,18 +156,28 @@ def evaluate(
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     wanted = get_dataset(dataset) if dataset is not None else None
-    if isinstance(annotations, (str, os.PathLike)):
-        loaded = read_annotations(annotations, dataset, boxes_dir=boxes_dir)
-        queries = loaded.queries
-        name = loaded.dataset.name if loaded.dataset is not None else queries[0].dataset
+    reading = _read_in_background(annotations, predictions, prediction_format)
+    try:
+        if isinstance(annotations, (str, os.PathLike)):
+            loaded = read_annotations(annotations, dataset, boxes_dir=boxes_dir)
+            queries = loaded.queries
+            name = loaded.dataset.name if loaded.dataset is not None else queries[0].dataset
+        else:
+            queries = check_queries(annotations)
+            if wanted is not None and wanted.family != queries[0].dataset:
+                raise AnnotationError(
+                    queries[0].source, f"these are {queries[0].dataset} queries, not {dataset}"
+                )
+            name = dataset or queries[0].dataset
+    except BaseException:
+        if reading is not None:
+            reading.cancel()
+        raise
+    columns = reading.result() if reading is not None else None
+    if columns is not None:
+        preds = predictions_from(columns, os.fspath(predictions))  # type: ignore[arg-type]
     else:
-        queries = check_queries(annotations)
-        if wanted is not None and wanted.family != queries[0].dataset:
-            raise AnnotationError(
-                queries[0].source, f"these are {queries[0].dataset} queries, not {dataset}"
-            )
-        name = dataset or queries[0].dataset
-    preds = as_predictions(predictions, format=prediction_format, index_base=index_base)
+        preds = as_predictions(predictions, format=prediction_format, index_base=index_base)
     matched = match_predictions(queries, preds)
     check_within_videos(queries, matched)
     plan = build_plan(protocol, queries)

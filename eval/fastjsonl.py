@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -33,7 +34,7 @@ from tubescope.eval.predictions import Prediction
 from tubescope.types.boxseq import readonly
 from tubescope.types.schema import SCHEMA_VERSION
 
-__all__ = ["read_jsonl_fast"]
+__all__ = ["Columns", "jsonl_columns", "predictions_from", "read_jsonl_columns", "read_jsonl_fast"]
 
 _Box = tuple[float, float, float, float]
 
@@ -67,17 +68,39 @@ def _optional(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _pieces(text: bytes, size: int) -> list[tuple[int, int, int]]:
-    """``(start, stop, first line number)`` of pieces of about ``size`` bytes, cut after a
-    line break."""
+def _pieces(text: bytes, size: int) -> list[tuple[int, int, int, int]]:
+    """``(start, stop, first line number, line breaks)`` of pieces of about ``size`` bytes, cut
+    after a line break."""
     out, start, line = [], 0, 1
     while start < len(text):
         stop = text.find(b"\n", start + size)
         stop = len(text) if stop < 0 else stop + 1
-        out.append((start, stop, line))
-        line += text.count(b"\n", start, stop)
+        breaks = text.count(b"\n", start, stop)
+        out.append((start, stop, line, breaks))
+        line += breaks
         start = stop
     return out
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The predictions of a JSONL file, validated, as columns (what :func:`predictions_from`
+    turns into :class:`Prediction` objects): cheap to send between processes.
+
+    ``lines``, ``query_ids`` and ``video_ids`` have one entry per prediction, ``has_tube`` says
+    which have a tube; the other arrays are over those tubes (``counts`` boxes each, in
+    ``frames`` and ``boxes``).
+    """
+
+    lines: list[int]
+    query_ids: list[str | None]
+    video_ids: list[str | None]
+    has_tube: list[bool]
+    starts: np.ndarray
+    ends: np.ndarray
+    counts: np.ndarray
+    frames: np.ndarray
+    boxes: np.ndarray
 
 
 def read_jsonl_fast(
@@ -88,24 +111,51 @@ def read_jsonl_fast(
     The file is decoded ``chunk_bytes`` at a time, so the Python numbers of one piece are
     freed before the next is decoded.
     """
+    columns = jsonl_columns(text, chunk_bytes=chunk_bytes)
+    return None if columns is None else predictions_from(columns, path)
+
+
+def jsonl_columns(text: bytes, *, chunk_bytes: int = 4 << 20) -> Columns | None:
+    """The validated columns of a tubescope JSONL file's text, or None (see the module)."""
     if b"\r" in text and text.count(b"\r") != text.count(b"\r\n"):
         return None  # a lone "\r" is a line break to str.splitlines(), not to b"\n"
     if not text.isascii() and any(mark in text for mark in _OTHER_BREAKS):
         return None  # so are U+0085, U+2028 and U+2029
     view = memoryview(text)
-    out: list[Prediction] = []
+    pieces: list[Columns] = []
     with without_gc():
-        for start, stop, first in _pieces(text, chunk_bytes):
-            predictions = _read_piece(text, view[start:stop], start, stop, first, path)
-            if predictions is None:
+        for start, stop, first, breaks in _pieces(text, chunk_bytes):
+            piece = _read_piece(text, view[start:stop], start, stop, first, breaks)
+            if piece is None:
                 return None
-            out.extend(predictions)
-    return out
+            pieces.append(piece)
+    if len(pieces) == 1:
+        return pieces[0]
+    return Columns(
+        lines=[n for p in pieces for n in p.lines],
+        query_ids=[q for p in pieces for q in p.query_ids],
+        video_ids=[v for p in pieces for v in p.video_ids],
+        has_tube=[t for p in pieces for t in p.has_tube],
+        **{
+            name: np.concatenate([getattr(p, name) for p in pieces])
+            for name in ("starts", "ends", "counts", "frames", "boxes")
+        },
+    )
 
 
-def _line_numbers(text: bytes, start: int, stop: int, first: int, decoded: int) -> list[int]:
+def read_jsonl_columns(path: str) -> Columns | None:
+    """:func:`jsonl_columns` of the file at ``path``; None when it cannot be read that way."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return jsonl_columns(text) if text[:1] == b"{" else None
+
+
+def _line_numbers(text: bytes, start: int, stop: int, first: int, breaks: int, decoded: int) -> list[int]:
     """The numbers of the non-blank lines of ``text[start:stop]`` (the first is ``first``)."""
-    segments = text.count(b"\n", start, stop) + (text[stop - 1 : stop] != b"\n")
+    segments = breaks + (text[stop - 1 : stop] != b"\n")
     if segments == decoded:  # no blank line: consecutive numbers
         return list(range(first, first + decoded))
     lines = text[start:stop].split(b"\n")
@@ -113,13 +163,13 @@ def _line_numbers(text: bytes, start: int, stop: int, first: int, decoded: int) 
 
 
 def _read_piece(
-    text: bytes, piece: memoryview, start: int, stop: int, first_line: int, path: str | None
-) -> list[Prediction] | None:
+    text: bytes, piece: memoryview, start: int, stop: int, first_line: int, breaks: int
+) -> Columns | None:
     try:
         lines = _DECODER.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    numbers = _line_numbers(text, start, stop, first_line, len(lines))
+    numbers = _line_numbers(text, start, stop, first_line, breaks, len(lines))
     if len(lines) != len(numbers):
         return None
     if any(line.video_id is None and line.query_id is None for line in lines):
@@ -153,15 +203,30 @@ def _read_piece(
         or np.any(t1 < t0)
     ):
         return None
-    readonly(frames)
-    readonly(boxes)
-    offsets = np.cumsum(counts) - counts
+    return Columns(
+        lines=numbers,
+        query_ids=[None if line.query_id is None else str(line.query_id) for line in lines],
+        video_ids=[None if line.video_id is None else str(line.video_id) for line in lines],
+        has_tube=[line.tube is not None for line in lines],
+        starts=starts,
+        ends=ends,
+        counts=counts,
+        frames=frames,
+        boxes=boxes,
+    )
+
+
+def predictions_from(columns: Columns, path: str | None) -> list[Prediction]:
+    """The :class:`Prediction` objects of validated columns (read-only arrays, shared)."""
+    frames, boxes, counts = readonly(columns.frames), readonly(columns.boxes), columns.counts
+    offsets = (np.cumsum(counts) - counts).tolist()
+    sizes, starts, ends = counts.tolist(), columns.starts.tolist(), columns.ends.tolist()
     out: list[Prediction] = []
     k = 0
-    for line, number in zip(lines, numbers):
-        query_id = None if line.query_id is None else str(line.query_id)
-        video_id = None if line.video_id is None else str(line.video_id)
-        if line.tube is None:
+    for number, query_id, video_id, has_tube in zip(
+        columns.lines, columns.query_ids, columns.video_ids, columns.has_tube
+    ):
+        if not has_tube:
             out.append(
                 Prediction.from_tube(
                     None, query_id=query_id, video_id=video_id, path=path, line=number,
@@ -169,7 +234,8 @@ def _read_piece(
                 )
             )
             continue
-        lo, hi = int(offsets[k]), int(offsets[k] + counts[k])
+        lo = offsets[k]
+        hi = lo + sizes[k]
         out.append(
             Prediction.trusted(
                 start=float(starts[k]),

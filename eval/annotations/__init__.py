@@ -95,10 +95,15 @@ def _identify(
     if not candidates:
         return wanted
     found: dict[str, Dataset] = {}
+    kinds: dict[frozenset[str], list[Dataset]] = {}  # fast views share one set per kind of record
     for key, record in records_of(fmt, data):
         if not hasattr(record, "__contains__") or isinstance(record, (str, bytes)):
             continue
-        hits = [d for d in candidates if any(name in record for name in d.fields[fmt.name])]
+        hits = kinds.get(record) if isinstance(record, frozenset) else None
+        if hits is None:
+            hits = [d for d in candidates if any(name in record for name in d.fields[fmt.name])]
+            if isinstance(record, frozenset):
+                kinds[record] = hits
         if len(hits) != 1:
             continue
         hit = hits[0]

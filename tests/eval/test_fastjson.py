@@ -15,7 +15,7 @@ from tubescope.errors import AnnotationError, PredictionError
 from tubescope.eval import load_annotations, read_predictions
 from tubescope.eval.annotations.formats import hcstvg_raw
 from tubescope.eval.annotations.record import mark_repeated_keys
-from tubescope.eval.fastjson import decode_list_of_records, numeric_column
+from tubescope.eval.fastjson import decode_list_of_records, integer_column, numeric_column
 from tubescope.eval.fastjsonl import read_jsonl_fast
 from tubescope.eval.predictions import parse_jsonl
 
@@ -74,6 +74,13 @@ def _variants() -> list[tuple[str, str, str]]:
         ("repeated unread field", '"st_frame": 3', '"st_time": 1, "st_time": 2, "st_frame": 3'),
         ("escaped key", '"caption": "a"', '"capti\\u006fn": "a"'),
         ("empty bbox", '"bbox": [[10, 20, 30, 40]]', '"bbox": []'),
+        ("spaced box", "[10, 20, 30, 40]", "[ 10 ,\n 20,30 , 40 ]"),
+        ("fraction in a box", "[10, 20, 30, 40]", "[10.5, 20, 30, 40]"),
+        ("exponent in a box", "[10, 20, 30, 40]", "[1e1, 20, 30, 40]"),
+        ("negative zero", "[10, 20, 30, 40]", "[-0, 20, 30, 40]"),
+        ("19-digit integer", "[10, 20, 30, 40]", "[10, 20, 30, 1000000000000000001]"),
+        ("a caption spelling a key", '"caption": "a"', '"caption": "st_fr4ame"'),
+        ("a box in a caption", '"caption": "a"', '"caption": "[[1, 2, 3, 4]]"'),
     ]
 
 
@@ -102,6 +109,26 @@ def test_fast_hcstvg_reader_never_disagrees_with_the_precise_one(
         if fast is not None:
             _same_queries(fast.queries, expected)
         _same_queries(load_annotations(path), expected)
+
+
+def test_integer_columns_are_read_by_numpy_exactly_as_json_reads_them() -> None:
+    rng = np.random.default_rng(5)
+    values = []
+    for _ in range(200):
+        rows = rng.integers(-(10**17), 10**17, size=(int(rng.integers(0, 6)), 4)).tolist()
+        values.append(json.dumps(rows, indent=int(rng.integers(0, 2)) or None).encode())
+    array, counts = integer_column(values, 4)
+    expected = [row for v in values for row in json.loads(v)]
+    assert array.dtype == np.int64 and array.tolist() == expected
+    assert counts.tolist() == [len(json.loads(v)) for v in values]
+    flat, counts = integer_column([b"[3, -4]", b"[]", b"[7]"])
+    assert flat.tolist() == [3, -4, 7] and counts.tolist() == [2, 0, 1]
+    # anything else is left to msgspec (a fraction, a literal, a ragged row, 19 digits...)
+    for text in (b"[1.5]", b"[1e3]", b'["1"]', b"[true]", b"[1000000000000000000]", b"[1-2]"):
+        assert integer_column([text]) is None, text
+    assert integer_column([b"[[1, 2], [3]]"], 2) is None
+    assert integer_column([b"[[1, 2], 3, 4]"], 2) is None
+    assert integer_column([b"[1, 2]"], 2) is None  # numbers where rows belong
 
 
 def test_numeric_columns() -> None:
