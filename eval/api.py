@@ -169,6 +169,7 @@ def evaluate(
                     queries[0].source, f"these are {queries[0].dataset} queries, not {dataset}"
                 )
             name = dataset or queries[0].dataset
+        plan = build_plan(protocol, queries)  # while the child may still be reading
     except BaseException:
         if reading is not None:
             reading.cancel()
@@ -180,7 +181,6 @@ def evaluate(
         preds = as_predictions(predictions, format=prediction_format, index_base=index_base)
     matched = match_predictions(queries, preds)
     check_within_videos(queries, matched)
-    plan = build_plan(protocol, queries)
     scores = score_queries(plan, matched)
     spans = [None if p is None else (p.start, p.end) for p in matched]
     drops = stcat_drops(queries) if protocol == "stcat" else None
