@@ -93,34 +93,26 @@ class _Arena:
         return view
 
 
-def _pack(value: Any, arena: _Arena | None) -> Any:
-    """``value`` with the arrays of a dataclass moved into the arena."""
-    if arena is None or not dataclasses.is_dataclass(value) or isinstance(value, type):
+def _replace_fields(value: Any, kind: type, convert: Callable[[Any], Any]) -> Any:
+    """``value`` with each field of a dataclass that is a ``kind`` replaced by ``convert(it)``
+    (the child moves arrays into the arena, the parent takes views of them back out)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return value
-    moved = {
-        f.name: arena.put(getattr(value, f.name))
+    changed = {
+        f.name: convert(getattr(value, f.name))
         for f in dataclasses.fields(value)
-        if isinstance(getattr(value, f.name), np.ndarray)
+        if isinstance(getattr(value, f.name), kind)
     }
-    return dataclasses.replace(value, **moved)
-
-
-def _unpack(value: Any, arena: _Arena | None) -> Any:
-    if arena is None or not dataclasses.is_dataclass(value) or isinstance(value, type):
-        return value
-    found = {
-        f.name: arena.get(getattr(value, f.name))
-        for f in dataclasses.fields(value)
-        if isinstance(getattr(value, f.name), _InArena)
-    }
-    return dataclasses.replace(value, **found)
+    return dataclasses.replace(value, **changed)
 
 
 def _run(
     send: Connection, function: Callable[..., Any], args: tuple[Any, ...], arena: _Arena | None
 ) -> None:
     try:
-        value = _pack(function(*args), arena)
+        value = function(*args)
+        if arena is not None:
+            value = _replace_fields(value, np.ndarray, arena.put)
     except BaseException:  # noqa: BLE001 - the parent redoes the work and reports the error
         value = None
     try:
@@ -180,7 +172,9 @@ class ForkedCall:
             raise
         self._receive.close()
         self._process.join()
-        return _unpack(value, self._arena)
+        if self._arena is None:
+            return value
+        return _replace_fields(value, _InArena, self._arena.get)
 
     def cancel(self) -> None:
         """Stop the child and release it (the result will not be read)."""
