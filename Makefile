@@ -8,9 +8,13 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 
 .PHONY: test install bench clean
 
+# Tests run on every core (pytest-xdist; a test file stays on one worker, so its module
+# fixtures are built once), each worker with one torch/OpenMP thread so they do not fight.
+TEST_WORKERS ?= auto
+
 test: install
 	sh scripts/system-deps.sh
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 install: $(VENV)/.installed
 
