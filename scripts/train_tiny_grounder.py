@@ -114,6 +114,7 @@ def make_sample(
     sample_frames: int = 8,
     kinds_weights: Sequence[float] = (0.35, 0.35, 0.15, 0.15),
     positive: bool | None = None,
+    size_scale: float = 1.0,
 ) -> Sample:
     """Example ``index`` of the stream ``seed`` (the same pair always gives the same sample).
 
@@ -126,7 +127,11 @@ def make_sample(
     count = int(num_shapes if num_shapes is not None else rng.integers(min_shapes, max_shapes + 1))
     width, height = SIZES[int(rng.integers(len(SIZES)))]
     length = int(rng.integers(16, 49))
-    shapes = random_shapes(count, width, height, length, seed=int(rng.integers(2**31)))
+    sizes = {}
+    if size_scale != 1.0:  # bigger shapes (curriculum): sides from short / 4 to short / 2, scaled
+        short = min(width, height - 12)
+        sizes = {"min_size": max(8, int(short / 8 * size_scale)), "max_size": max(10, int(short / 3 * size_scale))}
+    shapes = random_shapes(count, width, height, length, seed=int(rng.integers(2**31)), **sizes)
     if rng.random() < 0.15:  # some shapes stand still
         k = int(rng.integers(count))
         s = shapes[k]
@@ -238,7 +243,8 @@ class TrainConfig:
     vision_heads: int = 2
     max_cells: int = 16  # token cells per frame (28 x 28 px each): 112 x 112 px
     frames: int = 8
-    curriculum: int = 300  # steps with 1-2 shapes before 1-3
+    curriculum: int = 300  # steps of phase 1 (one big shape); phase 2 (1-2 shapes) lasts 1.5x as long
+    kinds: str = "0.35,0.35,0.15,0.15"  # weights of the shape/kind/description/action questions
     eval_every: int = 250
     eval_clips: int = 40
     eval_yes_no: int = 192
@@ -472,14 +478,23 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         log(json.dumps(row))
         return row
 
+    kinds = tuple(float(w) for w in cfg.kinds.split(","))
+
+    def curriculum_phase(step: int, length: int) -> dict[str, Any]:
+        if step < length:  # one big shape, attribute questions
+            return {"min_shapes": 1, "max_shapes": 1, "size_scale": 2.5, "kinds_weights": (0.5, 0.5, 0.0, 0.0)}
+        if step < 2.5 * length:  # one or two, still bigger than at test time
+            return {"min_shapes": 1, "max_shapes": 2, "size_scale": 1.6, "kinds_weights": kinds}
+        return {"min_shapes": 1, "max_shapes": 3, "size_scale": 1.0, "kinds_weights": kinds}
+
     index = 0
     for step in range(cfg.steps):
         if cfg.eval_every and step % cfg.eval_every == 0 and step:
             evaluate(step)
-        lo, hi = (1, 2) if step < cfg.curriculum else (1, 3)
+        phase = curriculum_phase(step, cfg.curriculum)
         samples = []
         for _ in range(cfg.batch):
-            samples.append(make_sample(cfg.seed, index, min_shapes=lo, max_shapes=hi, sample_frames=cfg.frames))
+            samples.append(make_sample(cfg.seed, index, sample_frames=cfg.frames, **phase))
             index += 1
         batch = batcher.collate([batcher.encode_sample(s) for s in samples])
         for group in opt.param_groups:
@@ -490,7 +505,7 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if step % 25 == 0:
             log(f"step {step} loss {np.mean(losses[-25:]):.4f} lr {lr_at(step):.2e} "
                 f"{(time.time() - started) / 60:.1f} min")
