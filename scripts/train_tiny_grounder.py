@@ -49,6 +49,7 @@ from tubescope.video import uniform_indices
 
 __all__ = [
     "Sample",
+    "make_samples",
     "TrainConfig",
     "make_sample",
     "attribute_queries",
@@ -75,11 +76,13 @@ class Sample:
 
     frames: np.ndarray  # (F, H, W, 3) uint8: the frames the engine would sample
     indices: np.ndarray  # their frame numbers in the clip
-    question: str  # exactly what the engine asks (template applied)
+    query: str  # the referring text ("the red shape", "the red circle moving up")
+    question: str  # exactly what the engine asks for it (template applied; the action part for "action")
     answer: bool
     kind: str  # "shape", "kind", "description" or "action"
     shapes: tuple[ShapeSpec, ...]
     num_frames: int  # clip length
+    clip: int = 0  # the clip's index in its stream: samples of one clip share its frames
 
 
 def _motion(spec: ShapeSpec) -> str:
@@ -104,9 +107,10 @@ def _action_part(description: str) -> str:
     return parts.action or description
 
 
-def make_sample(
+def make_samples(
     seed: int,
     index: int,
+    count: int = 1,
     *,
     num_shapes: int | None = None,
     max_shapes: int = 3,
@@ -115,41 +119,58 @@ def make_sample(
     kinds_weights: Sequence[float] = (0.35, 0.35, 0.15, 0.15),
     positive: bool | None = None,
     size_scale: float = 1.0,
-) -> Sample:
-    """Example ``index`` of the stream ``seed`` (the same pair always gives the same sample).
+) -> list[Sample]:
+    """``count`` questions about clip ``index`` of the stream ``seed`` (the same arguments always
+    give the same samples).
 
     The question kind is ``"shape"`` ("the red shape"), ``"kind"`` ("the red circle"),
     ``"description"`` ("the red circle moving up") or ``"action"`` (the rule decomposer's action
-    of a description: "The circle is moving up."), drawn with ``kinds_weights``; the answer is
-    "yes" with probability 1/2 (or ``positive``), judged on the sampled frames only.
+    of a description: "The circle is moving up."), drawn with ``kinds_weights``; the answers
+    alternate between "yes" and "no" from a random first one (or are all ``positive``), judged
+    on the sampled frames only. ``size_scale`` > 1 draws bigger shapes (the curriculum).
     """
     rng = np.random.default_rng([seed, index])
-    count = int(num_shapes if num_shapes is not None else rng.integers(min_shapes, max_shapes + 1))
+    shapes_count = int(num_shapes if num_shapes is not None else rng.integers(min_shapes, max_shapes + 1))
     width, height = SIZES[int(rng.integers(len(SIZES)))]
     length = int(rng.integers(16, 49))
     sizes = {}
-    if size_scale != 1.0:  # bigger shapes (curriculum): sides from short / 4 to short / 2, scaled
+    if size_scale != 1.0:
         short = min(width, height - 12)
         sizes = {"min_size": max(8, int(short / 8 * size_scale)), "max_size": max(10, int(short / 3 * size_scale))}
-    shapes = random_shapes(count, width, height, length, seed=int(rng.integers(2**31)), **sizes)
+    shapes = random_shapes(shapes_count, width, height, length, seed=int(rng.integers(2**31)), **sizes)
     if rng.random() < 0.15:  # some shapes stand still
-        k = int(rng.integers(count))
+        k = int(rng.integers(shapes_count))
         s = shapes[k]
         shapes[k] = ShapeSpec(s.color, s.kind, s.size, s.start, s.start, s.appear, s.disappear)
     indices = uniform_indices(sample_frames, 0, length)
     visible = [s for s in shapes if _visible(s, indices, width, height)]
-    kind = str(rng.choice(("shape", "kind", "description", "action"), p=np.asarray(kinds_weights) / sum(kinds_weights)))
-    yes = bool(rng.random() < 0.5) if positive is None else positive
-    if not visible:
-        yes = False
-    text = _question_text(rng, kind, yes, visible)
-    if text is None:  # no such negative exists here: ask a colour that is absent
-        kind, text = "shape", _question_text(rng, "shape", False, visible)
-    answer = _answer(kind, text, visible)
     frames = np.stack(list(render_frames(shapes, width, height, length, barcode=bool(rng.random() < 0.5),
                                          background_seed=int(rng.integers(2**31)))))[indices]
-    question = engine_question(_action_part(text) if kind == "action" else text)
-    return Sample(frames, indices, question, answer, kind, tuple(shapes), length)
+    first_yes = int(rng.integers(2))
+    weights = np.asarray(kinds_weights, dtype=np.float64) / sum(kinds_weights)
+    out = []
+    for j in range(count):
+        qrng = np.random.default_rng([seed, index, j + 1])
+        kind = str(qrng.choice(("shape", "kind", "description", "action"), p=weights))
+        if positive is not None:
+            yes = positive
+        elif count == 1:
+            yes = bool(qrng.random() < 0.5)
+        else:
+            yes = (j + first_yes) % 2 == 0
+        yes = yes and bool(visible)
+        text = _question_text(qrng, kind, yes, visible)
+        if text is None:  # no such negative exists here: ask a colour that is absent
+            kind, text = "shape", _question_text(qrng, "shape", False, visible)
+        answer = _answer(kind, text, visible)
+        question = engine_question(_action_part(text) if kind == "action" else text)
+        out.append(Sample(frames, indices, text, question, answer, kind, tuple(shapes), length, index))
+    return out
+
+
+def make_sample(seed: int, index: int, **kwargs: Any) -> Sample:
+    """One question about clip ``index`` of the stream ``seed`` (:func:`make_samples`)."""
+    return make_samples(seed, index, 1, **kwargs)[0]
 
 
 def _question_text(rng: np.random.Generator, kind: str, yes: bool, visible: list[ShapeSpec]) -> str | None:
@@ -243,8 +264,10 @@ class TrainConfig:
     vision_heads: int = 2
     max_cells: int = 16  # token cells per frame (28 x 28 px each): 112 x 112 px
     frames: int = 8
+    questions: int = 4  # questions per clip in a batch (they share its vision-tower run)
+    init: str = ""  # start from this checkpoint's weights instead of random ones
     curriculum: int = 300  # steps of phase 1 (one big shape); phase 2 (1-2 shapes) lasts 1.5x as long
-    kinds: str = "0.35,0.35,0.15,0.15"  # weights of the shape/kind/description/action questions
+    kinds: str = "0.4,0.4,0.1,0.1"  # weights of the shape/kind/description/action questions
     eval_every: int = 250
     eval_clips: int = 40
     eval_yes_no: int = 192
@@ -317,6 +340,7 @@ class Batcher:
         prompt = h.prompt(sample.question, visual)
         positions = h._position_ids(prompt.input_ids, visual)  # (3, 1, L)
         return {
+            "clip": (id(sample.frames), sample.clip),
             "patches": torch.from_numpy(patches),
             "grid": grid[0],
             "ids": prompt.input_ids,
@@ -338,9 +362,14 @@ class Batcher:
             ids[i, :n] = it["ids"]
             pos[:, i, :n] = it["positions"]
             pos[:, i, n:] = it["positions"][:, -1:] + torch.arange(1, length - n + 1)
+        clips: dict[Any, int] = {}
+        for it in items:  # questions about one clip share its vision-tower run
+            clips.setdefault(it["clip"], len(clips))
+        first = {key: next(it for it in items if it["clip"] == key) for key in clips}
         return {
-            "patches": torch.cat([it["patches"] for it in items]).to(self.device),
-            "grids": torch.stack([it["grid"] for it in items]).to(self.device),
+            "patches": torch.cat([first[k]["patches"] for k in clips]).to(self.device),
+            "grids": torch.stack([first[k]["grid"] for k in clips]).to(self.device),
+            "clip_of": [clips[it["clip"]] for it in items],
             "ids": ids.to(self.device),
             "positions": pos.to(self.device),
             "starts": [it["start"] for it in items],
@@ -360,7 +389,8 @@ def forward(model: Any, batch: dict[str, Any]) -> Any:
     text = model.get_input_embeddings()(batch["ids"])
     rows = []
     for i, (start, n) in enumerate(zip(batch["starts"], batch["num_visual"], strict=True)):
-        rows.append(torch.cat([text[i, :start], features[i].to(text.dtype), text[i, start + n:]]))
+        seen = features[batch["clip_of"][i]].to(text.dtype)
+        rows.append(torch.cat([text[i, :start], seen, text[i, start + n:]]))
     embeds = torch.stack(rows)
     out = model.model.language_model(inputs_embeds=embeds, position_ids=batch["positions"], use_cache=False)
     hidden = out.last_hidden_state[torch.arange(len(rows), device=embeds.device), batch["last"]]
@@ -441,7 +471,7 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     device = torch.device(cfg.device)
     helper = load_backend(init_dir, device="cpu")
     batcher = Batcher(helper, device)
-    model = Qwen2VLForConditionalGeneration.from_pretrained(init_dir, attn_implementation="sdpa",
+    model = Qwen2VLForConditionalGeneration.from_pretrained(cfg.init or init_dir, attn_implementation="sdpa",
                                                             dtype=torch.float32).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -481,10 +511,10 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     kinds = tuple(float(w) for w in cfg.kinds.split(","))
 
     def curriculum_phase(step: int, length: int) -> dict[str, Any]:
-        if step < length:  # one big shape, attribute questions
-            return {"min_shapes": 1, "max_shapes": 1, "size_scale": 2.5, "kinds_weights": (0.5, 0.5, 0.0, 0.0)}
-        if step < 2.5 * length:  # one or two, still bigger than at test time
-            return {"min_shapes": 1, "max_shapes": 2, "size_scale": 1.6, "kinds_weights": kinds}
+        if step < length:  # one big shape, colour questions
+            return {"min_shapes": 1, "max_shapes": 1, "size_scale": 2.5, "kinds_weights": (1.0, 0.0, 0.0, 0.0)}
+        if step < 2.5 * length:  # one or two, still bigger than at test time, attribute questions
+            return {"min_shapes": 1, "max_shapes": 2, "size_scale": 1.6, "kinds_weights": (0.6, 0.4, 0.0, 0.0)}
         return {"min_shapes": 1, "max_shapes": 3, "size_scale": 1.0, "kinds_weights": kinds}
 
     index = 0
@@ -493,9 +523,10 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
             evaluate(step)
         phase = curriculum_phase(step, cfg.curriculum)
         samples = []
-        for _ in range(cfg.batch):
-            samples.append(make_sample(cfg.seed, index, sample_frames=cfg.frames, **phase))
+        while len(samples) < cfg.batch:
+            samples.extend(make_samples(cfg.seed, index, cfg.questions, sample_frames=cfg.frames, **phase))
             index += 1
+        samples = samples[:cfg.batch]
         batch = batcher.collate([batcher.encode_sample(s) for s in samples])
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
