@@ -10,17 +10,22 @@ the asked-about shape is measured, every ``--eval-every`` steps, by running
 :class:`tubescope.Grounder` (``default`` preset, the true tracks as proposals, rule
 decomposition) on held-out clips and counting how often it picks the described track.
 
-Data (:func:`make_sample`, deterministic in ``(seed, index)``): 1-3 shapes of
+Data (:func:`make_samples`, deterministic in ``(seed, index)``): 1-3 shapes of
 :func:`tubescope.synthetic.random_shapes` (distinct colours, random kinds, sizes, straight-line
 motion, appear/disappear spans) on clips of a few sizes; the frames are the ones the engine
-samples (``uniform_indices``). Half the answers are "yes"; the negatives are hard ones (a colour
-that is absent, the right colour with the wrong kind, the right shape with the wrong motion).
-A curriculum moves from one or two shapes to two or three.
+samples (``uniform_indices``). Each clip is asked ``--questions`` questions whose answers
+alternate between "yes" and "no" (they share one vision-tower run); the negatives are hard ones
+(a colour that is absent, the right colour with the wrong kind, the right shape with the wrong
+motion). A smooth curriculum (``--curriculum`` steps) shrinks the shapes from 2.5x to the test
+sizes and grows the count from 1 to 3, and ``--easy`` of every batch stays one big shape;
+``--scale S --shapes N`` trains at one fixed difficulty instead. ``--init DIR`` continues from a
+checkpoint.
 
-Run (about 20 minutes for 1,500 steps of batch 24 on one CPU thread here; minutes on a GPU)::
+Run (about 0.8 s per step of batch 32 on one CPU thread here, 25 minutes for 1,800 steps with
+the held-out evaluations; minutes on a GPU)::
 
-    python scripts/train_tiny_grounder.py --steps 1500 --out /tmp/runs/tiny --threads 1
-    python scripts/train_tiny_grounder.py --steps 3000 --batch 64 --device cuda --out /tmp/runs/gpu
+    python scripts/train_tiny_grounder.py --steps 1800 --out /tmp/runs/tiny --threads 1
+    python scripts/train_tiny_grounder.py --steps 6000 --batch 64 --device cuda --out /tmp/runs/gpu
 
 The output directory holds ``checkpoint/`` (a ``save_pretrained`` directory that
 ``tubescope.engine.backends.load_backend`` and ``Grounder`` load), ``log.jsonl`` (loss, held-out
@@ -230,15 +235,23 @@ def attribute_queries(shapes: Sequence[ShapeSpec], rng: np.random.Generator) -> 
     return out
 
 
-def held_out_clip(index: int, *, num_shapes: int | None = None, length: int = 32, seed: int = 0) -> tuple[Any, np.ndarray]:
-    """A held-out synthetic clip (2 or 3 shapes, seeds never used in training) and its frames."""
+def held_out_clip(index: int, *, num_shapes: int | None = None, length: int = 32, seed: int = 0,
+                  size_scale: float = 1.0) -> tuple[Any, np.ndarray]:
+    """A held-out synthetic clip (2 or 3 shapes, seeds never used in training) and its frames;
+    ``size_scale`` > 1 draws bigger shapes, as :func:`make_samples` does."""
     from tubescope.synthetic import make_clip
 
     rng = np.random.default_rng([HELD_OUT_BASE + seed, index])
     count = int(num_shapes or rng.integers(2, 4))
     width, height = SIZES[int(rng.integers(len(SIZES)))]
     clip_seed = int(rng.integers(2**31))
-    clip = make_clip(None, width=width, height=height, num_frames=length, num_shapes=count, seed=clip_seed)
+    shapes = None
+    if size_scale != 1.0:
+        short = min(width, height - 12)
+        shapes = random_shapes(count, width, height, length, seed=clip_seed,
+                               min_size=max(8, int(short / 8 * size_scale)), max_size=max(10, int(short / 3 * size_scale)))
+    clip = make_clip(None, width=width, height=height, num_frames=length, num_shapes=count, seed=clip_seed,
+                     shapes=shapes)
     return clip, clip.to_array()
 
 
@@ -266,7 +279,10 @@ class TrainConfig:
     frames: int = 8
     questions: int = 4  # questions per clip in a batch (they share its vision-tower run)
     init: str = ""  # start from this checkpoint's weights instead of random ones
-    curriculum: int = 300  # steps of phase 1 (one big shape); phase 2 (1-2 shapes) lasts 1.5x as long
+    curriculum: int = 1200  # steps over which sizes shrink to the test sizes and shapes grow to 3
+    easy: float = 0.25  # fraction of every batch kept easy: one big shape, colour questions
+    scale: float = 0.0  # > 0: no curriculum; shapes this much bigger than at test time throughout
+    shapes: int = 0  # with scale: this many shapes in every clip (and in the held-out clips)
     kinds: str = "0.4,0.4,0.1,0.1"  # weights of the shape/kind/description/action questions
     eval_every: int = 250
     eval_clips: int = 40
@@ -417,7 +433,8 @@ def evaluate_yes_no(model: Any, batcher: Batcher, samples: Sequence[Sample], bat
 
 
 def evaluate_tracks(checkpoint: str | os.PathLike[str], clips: int = 40, *, frames: int = 8,
-                    config: Any = None, seed: int = 0) -> dict[str, float]:
+                    config: Any = None, seed: int = 0, num_shapes: int | None = None,
+                    size_scale: float = 1.0) -> dict[str, float]:
     """Chosen-track accuracy of ``Grounder`` (``default`` preset with ``frames`` sampled frames
     unless ``config`` is given; true tracks as proposals; rule decomposition) on ``clips``
     held-out clips of 2-3 shapes, one attribute query per shape."""
@@ -431,7 +448,7 @@ def evaluate_tracks(checkpoint: str | os.PathLike[str], clips: int = 40, *, fram
     hits, chance = [], []
     rng = np.random.default_rng([HELD_OUT_BASE + 1, seed])
     for i in range(clips):
-        clip, array = held_out_clip(i, seed=seed)
+        clip, array = held_out_clip(i, seed=seed, num_shapes=num_shapes, size_scale=size_scale)
         tracks = [o.track for o in clip.objects]
         queries = attribute_queries([o.spec for o in clip.objects], rng)
         results = grounder.ground_many(array, [q for q, _ in queries], tracks=tracks)
@@ -486,7 +503,9 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
         progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
         return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
-    held = [make_sample(HELD_OUT_BASE + cfg.seed, i, min_shapes=1, max_shapes=3, sample_frames=cfg.frames)
+    held_kw = {"num_shapes": cfg.shapes or None, "size_scale": cfg.scale or 1.0,
+               "kinds_weights": tuple(float(w) for w in cfg.kinds.split(","))} if cfg.scale else {}
+    held = [make_sample(HELD_OUT_BASE + cfg.seed, i, min_shapes=1, max_shapes=3, sample_frames=cfg.frames, **held_kw)
             for i in range(cfg.eval_yes_no)]
     n_params = sum(p.numel() for p in model.parameters())
     log(f"parameters {n_params:,}; visual tokens per clip {batcher.encode_sample(held[0])['num_visual']}")
@@ -501,7 +520,8 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
                                "loss": float(np.mean(losses[-50:])) if losses else None}
         row.update(evaluate_yes_no(model, batcher, held))
         if cfg.eval_clips:
-            row.update(evaluate_tracks(ckpt, cfg.eval_clips, frames=cfg.frames))
+            row.update(evaluate_tracks(ckpt, cfg.eval_clips, frames=cfg.frames,
+                                       num_shapes=cfg.shapes if cfg.shapes >= 2 else None, size_scale=cfg.scale or 1.0))
         logfile.write(json.dumps(row) + "\n")
         logfile.flush()
         history.append(row)
@@ -511,20 +531,31 @@ def train(cfg: TrainConfig, *, log: Any = print) -> dict[str, Any]:
     kinds = tuple(float(w) for w in cfg.kinds.split(","))
 
     def curriculum_phase(step: int, length: int) -> dict[str, Any]:
-        if step < length:  # one big shape, colour questions
-            return {"min_shapes": 1, "max_shapes": 1, "size_scale": 2.5, "kinds_weights": (1.0, 0.0, 0.0, 0.0)}
-        if step < 2.5 * length:  # one or two, still bigger than at test time, attribute questions
-            return {"min_shapes": 1, "max_shapes": 2, "size_scale": 1.6, "kinds_weights": (0.6, 0.4, 0.0, 0.0)}
-        return {"min_shapes": 1, "max_shapes": 3, "size_scale": 1.0, "kinds_weights": kinds}
+        """A smooth curriculum over ``length`` steps: shape sizes shrink from 2.5x to the test
+        sizes, the shape count grows from 1 to 3, questions go from colours to every kind."""
+        t = min(1.0, step / max(1, length))
+        scale = 2.5 - 1.5 * t
+        shapes = 1 if t < 0.25 else (2 if t < 0.5 else 3)
+        if t < 0.25:
+            weights: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
+        elif t < 0.6:
+            weights = (0.6, 0.4, 0.0, 0.0)
+        else:
+            weights = kinds
+        return {"min_shapes": 1, "max_shapes": shapes, "size_scale": scale, "kinds_weights": weights}
+
+    easy = {"min_shapes": 1, "max_shapes": 1, "size_scale": 2.0, "kinds_weights": (1.0, 0.0, 0.0, 0.0)}
+    fixed = {"num_shapes": cfg.shapes or None, "size_scale": cfg.scale or 1.0, "kinds_weights": kinds}
 
     index = 0
     for step in range(cfg.steps):
         if cfg.eval_every and step % cfg.eval_every == 0 and step:
             evaluate(step)
-        phase = curriculum_phase(step, cfg.curriculum)
+        phase = curriculum_phase(step, cfg.curriculum) if not cfg.scale else fixed
         samples = []
-        while len(samples) < cfg.batch:
-            samples.extend(make_samples(cfg.seed, index, cfg.questions, sample_frames=cfg.frames, **phase))
+        while len(samples) < cfg.batch:  # a quarter of every batch stays easy (one big shape)
+            mix = easy if len(samples) < cfg.batch * cfg.easy else phase
+            samples.extend(make_samples(cfg.seed, index, cfg.questions, sample_frames=cfg.frames, **mix))
             index += 1
         samples = samples[:cfg.batch]
         batch = batcher.collate([batcher.encode_sample(s) for s in samples])
