@@ -195,7 +195,8 @@ def integer_column(
     total = sum(counts) * (width or 1)
     if not total:
         return np.zeros((0,) if width is None else (0, width), np.int64), np.array(counts, np.int64)
-    numbers = b",".join(t for t, n in zip(texts, counts) if n).translate(None, b"[]")
+    kept = joined if all(counts) else b",".join(t for t, n in zip(texts, counts) if n)
+    numbers = kept.translate(None, b"[]")  # an empty array would leave two commas in a row
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a number not read to its end warns, then stops
         try:

@@ -127,8 +127,39 @@ def _concat_gt(
     if counts.sum() == 0:
         return qidx, np.zeros(0, dtype=np.int64), np.zeros((0, 4))
     frames = np.concatenate([q.frames for q in queries]) + shift[qidx]
-    boxes = np.concatenate([q.boxes for q in queries])
+    boxes = _contiguous([q.boxes for q in queries])
+    if boxes is None:
+        boxes = np.concatenate([q.boxes for q in queries])
     return qidx, frames, boxes
+
+
+def _contiguous(parts: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The one array that ``parts`` are consecutive slices of, in order (else None).
+
+    The fast annotation readers slice every query's boxes out of one array, so the
+    concatenation is that array again and need not be copied.
+    """
+    parts = [p for p in parts if len(p)]  # an empty slice may point anywhere
+    owner = parts[0].base if parts else None
+    if not isinstance(owner, np.ndarray) or not owner.flags.c_contiguous:
+        return None
+    first = parts[0]
+    start = expected = first.__array_interface__["data"][0]
+    for part in parts:
+        if (
+            part.base is not owner
+            or part.dtype != first.dtype
+            or part.shape[1:] != first.shape[1:]
+            or not part.flags.c_contiguous
+            or part.__array_interface__["data"][0] != expected
+        ):
+            return None
+        expected += part.nbytes
+    offset = start - owner.__array_interface__["data"][0]
+    shape = (sum(len(p) for p in parts), *first.shape[1:])
+    whole = np.ndarray(shape, dtype=first.dtype, buffer=owner, offset=offset)
+    whole.flags.writeable = False
+    return whole
 
 
 def _tubedetr(queries: Sequence[GTQuery]) -> Plan:

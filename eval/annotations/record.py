@@ -42,10 +42,13 @@ def trusted_instance(cls: Any, values: dict[str, Any]) -> Any:
             for name, spec in cls.__dataclass_fields__.items()
             if spec.default_factory is not MISSING
         }
-    state = {**defaults, **values}
-    for name, factory in _FACTORIES[cls].items():
-        if name not in state:
-            state[name] = factory()
+    state = defaults.copy()
+    state.update(values)
+    factories = _FACTORIES[cls]
+    if factories:
+        for name, factory in factories.items():
+            if name not in state:
+                state[name] = factory()
     if len(state) != len(cls.__dataclass_fields__):
         names = set(cls.__dataclass_fields__)
         raise TypeError(
