@@ -460,6 +460,8 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         print(f"writing {n} HC-STVG queries to {folder} ...", flush=True)
         paths = write_files(n, folder)
+        if hasattr(os, "sync"):
+            os.sync()  # the files' write-back would otherwise run during the first timings
         sizes = {k: p.stat().st_size / 1e6 for k, p in paths.items()}
         runs = run_all(paths)
         parsing = parse_comparison(paths) if args.parse else None
