@@ -3,25 +3,14 @@ metrics in range, and the settings really differ where they should."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from tests.script_module import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "accuracy.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-A = _load()
+A = load_script("bench/accuracy.py", "bench_accuracy")
 
 
 def test_random_model_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,32 +4,20 @@ checkpoint."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tests.script_module import load_script
 
 from tubescope.decompose.rules import RuleDecomposer
 from tubescope.engine.backends import load_backend
 from tubescope.engine.config import preset
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_tiny_grounder.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("train_tiny_grounder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-T = _load()
+T = load_script("scripts/train_tiny_grounder.py", "train_tiny_grounder")
 TINY = dict(layers=1, hidden=32, heads=2, kv_heads=1, vision_depth=1, vision_dim=16, vision_heads=1)
 
 
