@@ -23,25 +23,17 @@ from __future__ import annotations
 import dataclasses
 import mmap
 import multiprocessing
-import os
 import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ForkedCall", "usable_cores"]
+from tubescope.cores import usable_cores
 
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+__all__ = ["ForkedCall"]
 
 
 def _fork_is_safe() -> bool:
@@ -54,7 +46,7 @@ def _fork_is_safe() -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _InArena:
     """Where the child put an array: the parent sees it there without a copy."""
 

@@ -17,7 +17,6 @@ it are dropped, so a frame is never built from missing references.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tubescope.cores import usable_cores
 from tubescope.errors import VideoError
 from tubescope.videoreaders.base import Reader
 from tubescope.videoreaders.pyav_io import decode, ffmpeg_reason, frame_stamp, open_container, packet_stamp, rgb
@@ -41,8 +41,7 @@ _SEEK_GAP_SECONDS = 2.0
 
 def _workers() -> int:
     """Parallel decoders for random access: one per core, at most 4."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return max(1, min(4, usable_cores()))
 
 
 class _Decoder:
