@@ -163,7 +163,7 @@ def numeric_column(
 
 _DTYPES = {int: np.int64, float: np.float64}
 _NUMBER_BYTES = b"0123456789- \t\n\r"  # what an integer and the whitespace around it are made of
-_INT64_DIGITS = 10**18  # numpy saturates integers beyond int64; anything this long goes the slow way
+_INT64_DIGITS = 10**18  # numpy saturates beyond int64: numbers this long go the slow way
 
 
 def integer_column(

@@ -153,7 +153,9 @@ def read_jsonl_columns(path: str) -> Columns | None:
     return jsonl_columns(text) if text[:1] == b"{" else None
 
 
-def _line_numbers(text: bytes, start: int, stop: int, first: int, breaks: int, decoded: int) -> list[int]:
+def _line_numbers(
+    text: bytes, start: int, stop: int, first: int, breaks: int, decoded: int
+) -> list[int]:
     """The numbers of the non-blank lines of ``text[start:stop]`` (the first is ``first``)."""
     segments = breaks + (text[stop - 1 : stop] != b"\n")
     if segments == decoded:  # no blank line: consecutive numbers

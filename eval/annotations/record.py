@@ -44,11 +44,9 @@ def trusted_instance(cls: Any, values: dict[str, Any]) -> Any:
         }
     state = defaults.copy()
     state.update(values)
-    factories = _FACTORIES[cls]
-    if factories:
-        for name, factory in factories.items():
-            if name not in state:
-                state[name] = factory()
+    for name, factory in _FACTORIES[cls].items():
+        if name not in state:
+            state[name] = factory()
     if len(state) != len(cls.__dataclass_fields__):
         names = set(cls.__dataclass_fields__)
         raise TypeError(

@@ -167,13 +167,13 @@ def _load_fast(text: bytes, path: str | None) -> FastLoad | None:
     if not _each_key_once(text, columns):
         return None
     widths, heights, sizes = columns["width"], columns["height"], columns["img_size"]
-    if _UNSET not in widths and _UNSET not in heights:
-        pass
-    elif widths.count(_UNSET) == heights.count(_UNSET) == len(records) and _UNSET not in sizes:
+    if _UNSET in widths or _UNSET in heights:  # v2: every record has img_size = [H, W] instead
+        if widths.count(_UNSET) != len(records) or heights.count(_UNSET) != len(records):
+            return None
+        if _UNSET in sizes:
+            return None
         heights = [size[0] for size in sizes]
         widths = [size[1] for size in sizes]
-    else:
-        return None
     captions = [c if c is not _UNSET else e for c, e in zip(columns["caption"], columns["English"])]
     if _UNSET in captions:
         return None
