@@ -5,19 +5,21 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tubescope.errors import AnnotationError, PredictionError
 from tubescope.eval.annotations import GTQuery, check_queries, read_annotations
 from tubescope.eval.datasets import get_dataset
 from tubescope.eval.fastjsonl import predictions_from, read_jsonl_columns
-from tubescope.eval.forked import ForkedCall
 from tubescope.eval.matching import check_within_videos, match_predictions
 from tubescope.eval.metrics import score_queries
 from tubescope.eval.predictions import Prediction, read_predictions
 from tubescope.eval.protocols import PROTOCOLS, build_plan, stcat_drops
 from tubescope.eval.report import Report
 from tubescope.types import GroundingResult, Tube
+
+if TYPE_CHECKING:
+    from tubescope.eval.forked import ForkedCall
 
 __all__ = ["as_predictions", "evaluate"]
 
@@ -102,6 +104,8 @@ def _read_in_background(
     # a JSON number takes two bytes at least (a digit and a separator): 8 bytes a number
     # bounds every frame and box, and a line of 20 bytes at least bounds the per-tube arrays
     bound = 4 * size + 3 * 8 * (size // 20) + (1 << 16)
+    from tubescope.eval.forked import ForkedCall  # multiprocessing: only for large files
+
     return ForkedCall.start(read_jsonl_columns, os.fspath(predictions), shared_bytes=bound)
 
 
